@@ -1,0 +1,54 @@
+"""Checkpoints are ``{"state_dict", "arch", "config", "meta"}``: no pickled modules.
+
+Loading uses ``torch.load(..., weights_only=True)`` and a strict ``load_state_dict`` into a model
+rebuilt from the stored architecture, so a pruned model reloads as what it is.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sleepedge.runfolder import atomic_write_bytes
+
+from .arch import DeepSleepNetArch
+from .deepsleepnet import DeepSleepNet
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: DeepSleepNet,
+    config: dict[str, Any] | None = None,
+    meta: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``model`` atomically; refuses to replace an existing file unless ``overwrite``."""
+    payload = {
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "arch": model.arch.to_dict(),
+        "config": config or {},
+        "meta": meta or {},
+    }
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    return atomic_write_bytes(path, buf.getvalue(), overwrite=overwrite)
+
+
+def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[DeepSleepNet, dict[str, Any]]:
+    """Rebuild the model from a checkpoint; returns ``(model_in_eval_mode, payload)``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises several types for corrupt files
+        raise ValueError(f"{path}: not a readable sleepedge checkpoint ({exc})") from exc
+    missing = {"state_dict", "arch"} - set(payload)
+    if missing:
+        raise ValueError(f"{path}: checkpoint lacks {sorted(missing)}")
+    model = DeepSleepNet(DeepSleepNetArch.from_dict(payload["arch"]))
+    model.load_state_dict(payload["state_dict"], strict=True)
+    model.eval()
+    return model, payload

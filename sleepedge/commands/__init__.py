@@ -1,0 +1,1 @@
+"""One module per ``sleepedge`` subcommand (thin shells over library functions)."""

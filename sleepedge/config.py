@@ -1,0 +1,215 @@
+"""Configuration: defaults in dataclasses, presets as TOML files, type-checked ``section.key=value`` overrides.
+
+Unknown sections and keys are rejected with the offending name. The resolved config is written
+into every stage manifest.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+
+class ConfigError(ValueError):
+    """Bad preset, unknown key or a value of the wrong type."""
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "sleep-edf"  # "sleep-edf" (real EDF files) or "synthetic" (offline simulator)
+    data_dir: str = ""  # folder of SC*-PSG.edf + SC*-Hypnogram.edf; "" = MNE's download folder
+    cache_dir: str = ""  # prepared-epoch cache; "" = <data_dir>/.sleepedge-cache or ~/.cache/sleepedge
+    channel: str = "EEG Fpz-Cz"
+    subjects: list[int] = field(default_factory=lambda: list(range(20)))  # Sleep-EDF-20
+    sfreq: float = 100.0
+    trim_wake_min: float = 30.0  # keep this much wake before the first / after the last sleep epoch
+    seq_len: int = 10  # epochs per sequence fed to the BiLSTM
+    val_subjects: int = 2
+    test_subjects: int = 2
+    fold: int = -1  # >= 0: k-fold by subject, this fold is the test fold
+    n_folds: int = 20
+    split_seed: int = 0
+    synthetic_subjects: int = 10  # synthetic only: subjects (two nights each)
+    synthetic_hours: float = 2.0  # synthetic only: hours of sleep per night (trimmed wake excluded)
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "quick"  # preset name in sleepedge.models.presets
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 1e-4  # the paper's AdamW learning rate
+    weight_decay: float = 1e-2
+    grad_clip: float = 5.0
+    patience: int = 5  # early stopping on validation macro-F1
+    class_weights: str = "inverse_sqrt"  # "none", "inverse", "inverse_sqrt" (of train class frequencies)
+    device: str = "auto"  # "auto" = cuda when available, else cpu
+    seed: int = 0
+    threads: int = 0  # torch CPU threads; 0 = torch default
+    max_minutes: float = 0.0  # stop training after this wall time (0 = no limit)
+
+
+@dataclass
+class CompressConfig:
+    stage1_step: float = 0.05
+    stage1_max: float = 0.80
+    stage1_finetune_epochs: int = 2
+    stage2_from: list[float] = field(default_factory=lambda: [0.0, 0.2, 0.4, 0.6, 0.8])
+    hidden_step: int = 128
+    hidden_floor: int = 128
+    hidden_extra: list[int] = field(default_factory=list)  # sizes below the floor to try as well, e.g. [64, 32]
+    stage2_finetune_epochs: int = 3
+    margin_points: float = 2.0  # selection: smallest model within this many accuracy points of the baseline
+    min_accuracy: float = 0.0  # selection: or at least this accuracy (0 = unused)
+
+
+@dataclass
+class ExportConfig:
+    formats: list[str] = field(default_factory=lambda: ["onnx_fp32", "tflite_fp32", "tflite_int8"])
+    opset: int = 17
+    parity_tol: float = 1e-4
+    calib_sequences: int = 64  # class-stratified real training sequences for int8 calibration
+    test_sequences: int = 0  # 0 = every test sequence
+    tflm: bool = True
+    timeout_s: int = 1800
+
+
+@dataclass
+class BenchConfig:
+    threads: int = 1
+    xnnpack: bool = False
+    warmup: int = 3
+    min_time_s: float = 2.0
+    min_runs: int = 10
+    rounds: int = 3  # interleaved A, B, A, B ... rounds
+    runtimes: list[str] = field(default_factory=lambda: ["onnxruntime", "tflite", "torch"])
+
+
+@dataclass
+class CheckConfig:
+    budget: str = ""  # path of a budget TOML; "" = the preset budget below
+    preset: str = "rpi4"
+
+
+@dataclass
+class Config:
+    name: str = "default"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    compress: CompressConfig = field(default_factory=CompressConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    bench: BenchConfig = field(default_factory=BenchConfig)
+    check: CheckConfig = field(default_factory=CheckConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+SECTIONS = {f.name: f for f in dataclasses.fields(Config) if f.name != "name"}
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check/convert one value against a dataclass field type; ``ConfigError`` names ``where``."""
+    origin = typing.get_origin(tp)
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip() != ""]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [_coerce(v, item_tp, where) for v in value]
+    try:
+        if tp is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
+                return value.lower() in ("true", "1", "yes")
+            raise ValueError
+        if tp is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if tp is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if tp is str:
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise ValueError
+            return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: expected {getattr(tp, '__name__', tp)}, got {value!r}") from None
+    return value
+
+
+def _apply_section(obj: Any, values: dict[str, Any], section: str) -> None:
+    hints = typing.get_type_hints(type(obj))
+    names = {f.name for f in dataclasses.fields(obj)}
+    for key, value in values.items():
+        if key not in names:
+            raise ConfigError(f"unknown key {section}.{key} (known: {', '.join(sorted(names))})")
+        setattr(obj, key, _coerce(value, hints[key], f"{section}.{key}"))
+
+
+def apply_dict(cfg: Config, values: dict[str, Any], source: str = "config") -> Config:
+    """Apply a nested ``{section: {key: value}}`` dict to ``cfg`` in place."""
+    for section, body in values.items():
+        if section == "name":
+            cfg.name = str(body)
+            continue
+        if section not in SECTIONS:
+            raise ConfigError(f"{source}: unknown section [{section}] (known: {', '.join(sorted(SECTIONS))})")
+        if not isinstance(body, dict):
+            raise ConfigError(f"{source}: [{section}] must be a table")
+        _apply_section(getattr(cfg, section), body, section)
+    return cfg
+
+
+def parse_override(text: str) -> tuple[str, str, str]:
+    """``"train.epochs=3"`` -> ``("train", "epochs", "3")``."""
+    if "=" not in text or "." not in text.split("=", 1)[0]:
+        raise ConfigError(f"override {text!r}: expected section.key=value, e.g. train.epochs=3")
+    lhs, value = text.split("=", 1)
+    section, key = lhs.strip().split(".", 1)
+    return section, key, value.strip()
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+
+
+def load_config(preset: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults, then a preset (a name in ``sleepedge/presets`` or a TOML path), then overrides."""
+    cfg = Config()
+    if preset:
+        path = Path(preset)
+        if not path.suffix:
+            path = PRESET_DIR / f"{preset}.toml"
+            if not path.is_file():
+                raise ConfigError(f"unknown preset {preset!r} (known: {', '.join(preset_names())})")
+        try:
+            values = tomllib.loads(path.read_text("utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read preset ({exc})") from exc
+        apply_dict(cfg, values, source=str(path))
+        if cfg.name == "default":
+            cfg.name = path.stem
+    for text in overrides or []:
+        section, key, value = parse_override(text)
+        apply_dict(cfg, {section: {key: value}}, source=f"override {text!r}")
+    return cfg
+
+
+def config_from_dict(d: dict[str, Any]) -> Config:
+    """Rebuild a :class:`Config` from ``to_dict()`` output (e.g. read back from a manifest)."""
+    return apply_dict(Config(), d, source="manifest config")

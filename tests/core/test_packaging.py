@@ -1,0 +1,30 @@
+"""The setuptools package mapping must match the stage folders on disk (DESIGN.md)."""
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+STAGES = {"models", "train", "compress", "export", "firmware_bench"}
+
+
+def _tool():
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+
+
+def test_package_dir_maps_every_stage_folder():
+    mapping = _tool()["package-dir"]
+    folders = {p.name for p in REPO.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    assert folders == STAGES | {"sleepedge"}
+    assert mapping == {"sleepedge": "sleepedge", **{f"sleepedge.{s}": s for s in STAGES}}
+    assert sorted(_tool()["packages"]) == sorted(mapping)
+
+
+def test_installed_subpackages_come_from_the_stage_folders():
+    import sleepedge.compress
+    import sleepedge.export
+    import sleepedge.firmware_bench
+    import sleepedge.models
+    import sleepedge.train
+
+    for mod, folder in [(sleepedge.models, "models"), (sleepedge.train, "train"), (sleepedge.compress, "compress"),
+                        (sleepedge.export, "export"), (sleepedge.firmware_bench, "firmware_bench")]:
+        assert Path(mod.__file__).resolve().parent == REPO / folder

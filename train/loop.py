@@ -1,0 +1,174 @@
+"""The training loop: AdamW, class-weighted loss, gradient clipping, early stopping on validation
+macro-F1, seeded shuffling, and a resumable state file. Used by ``sleepedge train`` and by the
+fine-tuning steps of ``sleepedge compress``.
+"""
+from __future__ import annotations
+
+import copy
+import io
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from sleepedge.config import TrainConfig
+from sleepedge.metrics import classification_metrics
+from sleepedge.runfolder import atomic_write_bytes
+
+from .sequences import SequenceData
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FitResult:
+    """Best-validation model (eval mode), per-epoch history, and the best epoch's validation metrics."""
+
+    model: nn.Module
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = -1
+    best_val: dict[str, Any] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def class_weights(y: np.ndarray, mode: str, n_classes: int = 5) -> torch.Tensor | None:
+    """Loss weights from training class frequencies: ``inverse``, ``inverse_sqrt`` or ``none``."""
+    if mode == "none":
+        return None
+    counts = np.bincount(np.asarray(y).ravel(), minlength=n_classes).astype(np.float64)
+    freq = np.where(counts > 0, counts / counts.sum(), 1.0)
+    if mode == "inverse":
+        w = 1.0 / freq
+    elif mode == "inverse_sqrt":
+        w = 1.0 / np.sqrt(freq)
+    else:
+        raise ValueError(f"unknown class_weights mode {mode!r} (none, inverse, inverse_sqrt)")
+    w = np.where(counts > 0, w, 0.0)
+    return torch.tensor(w / w[counts > 0].mean(), dtype=torch.float32)
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: np.ndarray, batch_size: int = 64, device: str | torch.device | None = None) -> np.ndarray:
+    """Logits ``(N, T, classes)`` for sequences ``x`` in eval mode."""
+    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    model.eval().to(dev)
+    out = [model(torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size])).to(dev)).cpu().numpy()
+           for i in range(0, len(x), batch_size)]
+    return np.concatenate(out) if out else np.zeros((0, x.shape[1], 5), np.float32)
+
+
+def evaluate(model: nn.Module, data: SequenceData, batch_size: int = 64, device: str | None = None) -> dict[str, Any]:
+    """Metrics on ``data`` (see :func:`sleepedge.metrics.classification_metrics`) plus ``y_pred`` (N, T)."""
+    y_pred = predict_logits(model, data.x, batch_size, device).argmax(-1)
+    metrics = classification_metrics(data.y, y_pred)
+    metrics["y_pred"] = y_pred
+    return metrics
+
+
+def _train_one_epoch(model, data, opt, loss_fn, cfg: TrainConfig, epoch: int, dev, bar) -> float:
+    model.train()
+    order = np.random.default_rng(cfg.seed * 1009 + epoch).permutation(len(data))
+    total, n = 0.0, 0
+    for i in range(0, len(order), cfg.batch_size):
+        idx = np.sort(order[i:i + cfg.batch_size])
+        xb = torch.from_numpy(data.x[idx]).to(dev)
+        yb = torch.from_numpy(data.y[idx]).to(dev)
+        logits = model(xb)
+        loss = loss_fn(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        total += float(loss.detach()) * len(idx)
+        n += len(idx)
+        bar.update(len(idx))
+    return total / max(n, 1)
+
+
+def _save_state(path: Path, state: dict[str, Any]) -> None:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue(), overwrite=True)
+
+
+def _load_state(path: Path | None) -> dict[str, Any] | None:
+    if path is None or not Path(path).is_file():
+        return None
+    log.info("resuming training from %s", path)
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _strip(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in metrics.items() if k != "y_pred"}
+
+
+def fit(
+    model: nn.Module,
+    train: SequenceData,
+    val: SequenceData,
+    cfg: TrainConfig,
+    *,
+    epochs: int | None = None,
+    desc: str = "train",
+    state_path: Path | None = None,
+) -> FitResult:
+    """Train ``model`` and return it with the best validation macro-F1 weights loaded.
+
+    With ``state_path`` the loop saves its full state after every epoch and resumes from it when the
+    file exists, so an interrupted run continues where it stopped (same result as uninterrupted).
+    """
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    dev = select_device(cfg.device)
+    n_epochs = cfg.epochs if epochs is None else epochs
+    torch.manual_seed(cfg.seed)
+    model.to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    w = class_weights(train.y, cfg.class_weights)
+    loss_fn = nn.CrossEntropyLoss(weight=None if w is None else w.to(dev))
+    st = _load_state(state_path) or {}
+    if st:
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["optimizer"])
+        torch.set_rng_state(st["rng"])
+    history: list[dict[str, Any]] = st.get("history", [])
+    best_state = st.get("best_state") or copy.deepcopy(model.state_dict())
+    best_f1, best_epoch, best_val = st.get("best_f1", -1.0), st.get("best_epoch", -1), st.get("best_val", {})
+    t0 = time.perf_counter() - st.get("wall_s", 0.0)
+    start = n_epochs if st.get("stopped") else len(history)
+    for epoch in range(start, n_epochs):
+        with tqdm(total=len(train), desc=f"{desc} {epoch + 1}/{n_epochs}", unit="seq", leave=False) as bar:
+            loss = _train_one_epoch(model, train, opt, loss_fn, cfg, epoch, dev, bar)
+        val_m = _strip(evaluate(model, val, device=str(dev)))
+        history.append({"epoch": epoch + 1, "train_loss": loss, "val_accuracy": val_m["accuracy"],
+                        "val_macro_f1": val_m["macro_f1"], "val_kappa": val_m["kappa"]})
+        log.info("%s epoch %d: loss %.4f val acc %.3f F1 %.3f", desc, epoch + 1, loss, val_m["accuracy"], val_m["macro_f1"])
+        if val_m["macro_f1"] > best_f1:
+            best_f1, best_epoch, best_val = val_m["macro_f1"], epoch + 1, val_m
+            best_state = copy.deepcopy(model.state_dict())
+        stop = (epoch + 1 - best_epoch >= cfg.patience > 0) or (cfg.max_minutes > 0 and time.perf_counter() - t0 > 60 * cfg.max_minutes)
+        if state_path is not None:
+            _save_state(Path(state_path), {"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": torch.get_rng_state(),
+                                           "history": history, "best_state": best_state, "best_f1": best_f1,
+                                           "best_epoch": best_epoch, "best_val": best_val, "stopped": stop,
+                                           "wall_s": time.perf_counter() - t0})
+        if stop:
+            log.info("%s: stopping after epoch %d (best epoch %d)", desc, epoch + 1, best_epoch)
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return FitResult(model=model, history=history, best_epoch=best_epoch, best_val=best_val, wall_s=time.perf_counter() - t0)

@@ -1,0 +1,91 @@
+"""Sequences of consecutive 30-s epochs, the unit the BiLSTM sees, and class-stratified samples of them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from sleepedge.runfolder import atomic_write_bytes
+
+
+@dataclass
+class SequenceData:
+    """``x`` float32 ``(N, T, 1, samples)``, ``y`` int64 ``(N, T)``, ``records[i]`` the night of sequence i."""
+
+    x: np.ndarray
+    y: np.ndarray
+    records: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def seq_len(self) -> int:
+        return int(self.x.shape[1])
+
+    def subset(self, idx: np.ndarray | Sequence[int]) -> "SequenceData":
+        idx = np.asarray(idx, dtype=np.int64)
+        return SequenceData(self.x[idx], self.y[idx], [self.records[i] for i in idx] if self.records else [])
+
+    def save(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Write as ``.npz`` (keys ``x``, ``y``, ``record``) atomically."""
+        import io
+
+        buf = io.BytesIO()
+        np.savez(buf, x=self.x, y=self.y, record=np.asarray(self.records, dtype=str))
+        return atomic_write_bytes(path, buf.getvalue(), overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SequenceData":
+        with np.load(path) as z:
+            return cls(z["x"], z["y"].astype(np.int64), [str(r) for r in z["record"]])
+
+
+def make_sequences(nights: Sequence, seq_len: int) -> SequenceData:
+    """Cut every night into non-overlapping windows of ``seq_len`` consecutive epochs.
+
+    The last ``n_epochs % seq_len`` epochs of a night are left out (at most ``seq_len - 1`` per night),
+    so every scored epoch is scored once.
+    """
+    xs, ys, recs = [], [], []
+    for night in nights:
+        n = (len(night.y) // seq_len) * seq_len
+        if n == 0:
+            continue
+        xs.append(night.x[:n].reshape(-1, seq_len, 1, night.x.shape[-1]))
+        ys.append(night.y[:n].reshape(-1, seq_len))
+        recs += [night.record] * (n // seq_len)
+    if not xs:
+        raise ValueError(f"no night has {seq_len} epochs or more")
+    return SequenceData(np.concatenate(xs).astype(np.float32, copy=False), np.concatenate(ys).astype(np.int64), recs)
+
+
+def stratified_sample(y: np.ndarray, n: int, seed: int, n_classes: int = 5) -> np.ndarray:
+    """Indices of ``n`` sequences whose epochs cover the classes as evenly as the data allows.
+
+    Greedy: repeatedly take a random not-yet-chosen sequence that contains the class currently least
+    represented in the sample. Written by hand because sequences hold several labels each, which
+    library stratifiers (one label per sample) do not model.
+    """
+    rng = np.random.default_rng(seed)
+    n = min(n, len(y))
+    counts = np.zeros(n_classes, dtype=np.int64)
+    has = np.stack([(y == c).any(axis=1) for c in range(n_classes)], axis=1)  # (N, C)
+    available = np.ones(len(y), dtype=bool)
+    chosen: list[int] = []
+    present = has.any(axis=0)
+    while len(chosen) < n:
+        order = np.argsort(np.where(present, counts, np.iinfo(np.int64).max), kind="stable")
+        for c in order:
+            pool = np.flatnonzero(available & has[:, c])
+            if pool.size:
+                break
+        else:
+            pool = np.flatnonzero(available)
+        pick = int(rng.choice(pool))
+        chosen.append(pick)
+        available[pick] = False
+        counts += np.bincount(y[pick], minlength=n_classes)
+    return np.asarray(sorted(chosen), dtype=np.int64)

@@ -27,7 +27,7 @@ test-fast: venv
 
 # Printed figures, not tests: training throughput of the paper-size model, params and MACs.
 bench-train: venv
-	$(BIN)/python -m sleepedge.train.throughput --arch paper
+	$(BIN)/python -m sleepedge.train.throughput --arch paper --threads 2
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -4,6 +4,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 STAGES = {"models", "train", "compress", "export", "firmware_bench"}
+# Subpackages of the core folder sleepedge/: setuptools' explicit packages list is not globbed, so a
+# folder forgotten there would silently be missing from a wheel (as sleepedge.commands once was).
+CORE_SUBPACKAGES = {
+    f"sleepedge.{p.parent.name}": f"sleepedge/{p.parent.name}" for p in (REPO / "sleepedge").glob("*/__init__.py")
+}
 
 
 def _tool():
@@ -14,7 +19,8 @@ def test_package_dir_maps_every_stage_folder():
     mapping = _tool()["package-dir"]
     folders = {p.name for p in REPO.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
     assert folders == STAGES | {"sleepedge"}
-    assert mapping == {"sleepedge": "sleepedge", **{f"sleepedge.{s}": s for s in STAGES}}
+    assert {"sleepedge.commands", "sleepedge.budget"} <= set(CORE_SUBPACKAGES)
+    assert mapping == {"sleepedge": "sleepedge", **{f"sleepedge.{s}": s for s in STAGES}, **CORE_SUBPACKAGES}
     assert sorted(_tool()["packages"]) == sorted(mapping)
 
 

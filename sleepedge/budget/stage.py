@@ -1,0 +1,59 @@
+"""The check as a pipeline stage: ``RUN/check/check.json`` plus its manifest."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sleepedge.runfolder import MANIFEST_NAME, atomic_write_json, prepare_stage_dir, write_manifest
+
+from .evaluate import CheckResult
+from .gate import check_budget
+from .load import load_budget
+
+log = logging.getLogger(__name__)
+
+
+def record_check_stage(run_dir: str | Path, budget: str | Path, *, models: list[str] | None = None,
+                       targets: list[str] | None = None, overwrite: bool = False) -> CheckResult:
+    """Check a run folder against a budget and record it as the run's ``check`` stage.
+
+    Writes ``RUN/check/check.json`` (the result) and then ``RUN/check/manifest.json`` (its parent is
+    ``RUN/bench`` when the bench finished, else ``RUN/export``). A failed budget is a result, not an
+    exception: the caller reads ``result.verdict`` / ``result.passed``.
+
+    Parameters
+    ----------
+    run_dir
+        The run folder.
+    budget
+        Budget TOML, pyproject.toml, or preset name (e.g. ``"rpi4"``).
+    models, targets
+        As in :func:`sleepedge.budget.check_budget`.
+    overwrite
+        Redo a finished check stage (otherwise ``StageExistsError``).
+
+    Returns
+    -------
+    CheckResult
+        The result, with ``verdict`` ``"PASS"`` or ``"FAIL"``.
+    """
+    run_dir = Path(run_dir)
+    b = load_budget(budget)  # before touching the run folder: a bad budget leaves no half stage
+    result = check_budget(b, run_dir, models=models, targets=targets)
+    stage_dir = prepare_stage_dir(run_dir, "check", overwrite=overwrite)
+    out = atomic_write_json(stage_dir / "check.json", result.to_dict(), overwrite=True)
+    parent = next((run_dir / s for s in ("bench", "export") if (run_dir / s / MANIFEST_NAME).is_file()), None)
+    write_manifest(
+        stage_dir, "check",
+        outputs={"check": out},
+        inputs={f"budget{i or ''}": f for i, f in enumerate(b.files)},
+        parent=parent,
+        config={"budget": str(budget), "models": result.models, "targets": result.targets,
+                "resolved": b.to_dict()},
+        metrics={"verdict": result.verdict, "passed": result.passed, "n_limits": len(result.rows),
+                 "n_failed": len(result.failed),
+                 "failed": [f"{r.target + '/' if r.target else ''}{r.model}:{r.limit}" for r in result.failed]},
+    )
+    log.info("check stage: %s (%d of %d limits pass)", result.verdict, len(result.rows) - len(result.failed),
+             len(result.rows))
+    return result

@@ -36,6 +36,8 @@ class DataConfig:
     split_seed: int = 0
     synthetic_subjects: int = 10  # synthetic only: subjects (two nights each)
     synthetic_hours: float = 2.0  # synthetic only: hours of sleep per night (trimmed wake excluded)
+    synthetic_seed: int = 0  # synthetic only: generator seed (nights are a function of seed, subject, night)
+    resample: bool = False  # resample a channel recorded at another rate to sfreq (otherwise refuse it)
 
 
 @dataclass
@@ -70,6 +72,7 @@ class CompressConfig:
     stage2_finetune_epochs: int = 3
     margin_points: float = 2.0  # selection: smallest model within this many accuracy points of the baseline
     min_accuracy: float = 0.0  # selection: or at least this accuracy (0 = unused)
+    keep_pruned_if_better: bool = True  # a step keeps its un-fine-tuned weights when they beat fine-tuning on val macro-F1
 
 
 @dataclass
@@ -81,6 +84,10 @@ class ExportConfig:
     test_sequences: int = 0  # 0 = every test sequence
     tflm: bool = True
     timeout_s: int = 1800
+    tflite_parity_tol: float = 1e-3  # max |logit diff| TFLite fp32 vs PyTorch (int8 rows: reported, no limit)
+    calib_seed: int = 0  # tie-break seed of the class-stratified calibration sample
+    tflm_max_arena: int = 67108864  # bytes of the TFLite Micro arena for the measuring run
+    c_array: bool = True  # write model_data.cc / model_data.h for the int8-I/O TFLite model
 
 
 @dataclass
@@ -92,6 +99,11 @@ class BenchConfig:
     min_runs: int = 10
     rounds: int = 3  # interleaved A, B, A, B ... rounds
     runtimes: list[str] = field(default_factory=lambda: ["onnxruntime", "tflite", "torch"])
+    # "tflite" = ai-edge-litert, else tflite-runtime; name "ai-edge-litert" / "tflite-runtime" to pick one.
+    reference: str = "baseline/onnx_fp32/onnxruntime"  # row (model/format/runtime) the ratios and agreement refer to
+    test_sequences: int = 0  # test sequences scored (and packed into a bundle); 0 = all
+    interleave: bool = True  # keep one worker per model alive and time them A, B, A, B ...; False = one at a time
+    worker_timeout_s: float = 900.0  # a worker that does not answer a request within this is reported failed
 
 
 @dataclass

@@ -45,8 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose + 1, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # Other libraries stay at WARNING; sleepedge logs INFO (stage progress), DEBUG with -v.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("sleepedge").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     from .errors import UserError
 
     try:

@@ -72,6 +72,7 @@ class CompressConfig:
     stage2_finetune_epochs: int = 3
     margin_points: float = 2.0  # selection: smallest model within this many accuracy points of the baseline
     min_accuracy: float = 0.0  # selection: or at least this accuracy (0 = unused)
+    finetune_lr: float = 1e-4  # AdamW learning rate of every fine-tune (the paper's 1e-4, whatever train.lr is)
     keep_pruned_if_better: bool = True  # a step keeps its un-fine-tuned weights when they beat fine-tuning on val macro-F1
 
 

@@ -1,0 +1,162 @@
+"""The compress stage: trained baseline -> the sweep -> table, figures, selected model, manifest.
+
+``RUN/compress/`` receives ``steps/<id>/{model.pt,step.json}`` (one per model of the grid, plus
+``steps/baseline/step.json``), ``plan.json`` (the settings the sweep was started with, for resuming),
+``sweep.csv``, ``sweep.md``, ``sweep.json``, ``fig_stage1.png``, ``fig_stage2.png``, ``selected.pt``
+and ``manifest.json`` (written last). An unfinished folder resumes from its finished steps.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from sleepedge.config import Config
+from sleepedge.runfolder import (
+    ManifestError, atomic_copy, atomic_write_json, atomic_write_text, output_path, prepare_stage_dir,
+    read_manifest, sha256_file, write_manifest,
+)
+
+from .plan import BASELINE, build_plan
+from .table import build_rows, check_selection_config, select, to_csv, to_markdown
+
+log = logging.getLogger(__name__)
+STAGE = "compress"
+
+
+def dataset_label(train_manifest: dict[str, Any], where: Path) -> str:
+    """The dataset label the train stage stamped (``dataset.label``), e.g. 'SYNTHETIC data (...)'."""
+    label = train_manifest.get("dataset", {}).get("label")
+    if not label:
+        raise ManifestError(f"{where}: the train manifest has no dataset label (dataset.label)")
+    return str(label)
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def _write_outputs(stage_dir: Path, baseline: Path, records: dict, cfg: Config, label: str, wall_s: float) -> tuple[dict, dict, dict]:
+    from .figures import plot_stage1, plot_stage2
+    from .sweep import model_path
+
+    rows = build_rows(records)
+    chosen, selection = select(rows, cfg.compress)
+    if not selection["qualified"]:
+        log.warning("NO compressed model met the selection criterion (%s): the BASELINE is selected", selection["criterion"])
+    src = model_path(stage_dir / "steps", baseline, records[chosen["model"]])
+    out = {
+        "selected": atomic_copy(src, stage_dir / "selected.pt", overwrite=True),
+        "sweep_csv": atomic_write_text(stage_dir / "sweep.csv", to_csv(rows), overwrite=True),
+        "sweep_md": atomic_write_text(stage_dir / "sweep.md", to_markdown(rows, selection, label, wall_s), overwrite=True),
+        "sweep_json": atomic_write_json(stage_dir / "sweep.json", {"dataset": label, "selection": selection, "rows": rows}, overwrite=True),
+        "fig_stage1": plot_stage1(rows, stage_dir / "fig_stage1.png", label),
+        "fig_stage2": plot_stage2(rows, stage_dir / "fig_stage2.png", label),
+    }
+    return out, chosen, selection
+
+
+def _metrics(chosen: dict, selection: dict, records: dict, wall_s: float, run_wall_s: float) -> dict[str, Any]:
+    base = records[BASELINE]
+    m = {k: chosen[k] for k in ("model", "stage", "ratio", "hidden", "params", "params_reduction_pct", "macs", "macs_reduction_pct")}
+    for s in ("val", "test"):
+        for k in ("accuracy", "macro_f1", "kappa"):
+            m[f"{s}_{k}"] = chosen[f"{s}_{k}"]
+            m[f"{s}_d_{k}_points"] = chosen[f"{s}_d_{k}"]
+    return {"selected": m, "selection": selection, "baseline": {
+        "params": base["params"], "macs": base["macs"], **{f"{s}_{k}": base[s][k] for s in ("val", "test") for k in ("accuracy", "macro_f1", "kappa")}},
+        "n_models": len(records), "sweep_wall_s": wall_s, "this_run_wall_s": run_wall_s}
+
+
+def check_rebuilt_data(train_dir: Path, train_m: dict[str, Any], data: dict[str, Any]) -> None:
+    """Refuse data that differs from what the baseline was trained and tested on.
+
+    ``load_run_data`` rebuilds the splits from the train manifest's config (the synthetic set is
+    regenerated, Sleep-EDF re-read); the train stage saved every test sequence in ``test.npz``
+    (checksummed in its manifest), so the rebuilt test split must equal it exactly.
+    """
+    import numpy as np
+
+    from sleepedge.errors import DataError
+    from sleepedge.train.sequences import SequenceData
+
+    path = output_path(train_dir, train_m, "test")
+    saved, rebuilt = SequenceData.load(path), data["test"]
+    if saved.x.shape != rebuilt.x.shape or not (np.array_equal(saved.y, rebuilt.y) and np.array_equal(saved.x, rebuilt.x)):
+        raise DataError(f"{path}: the test data rebuilt from the train manifest differs from the data the baseline was "
+                        "tested on (the dataset files or the data code changed since training); retrain with --overwrite")
+
+
+def _training_functions(finetune, evaluate) -> tuple[Callable[..., Any], Callable[..., dict[str, Any]]]:
+    """The injected functions, or the training loop's ``fit`` / ``evaluate``."""
+    if finetune is None or evaluate is None:
+        from sleepedge.train import loop
+        finetune, evaluate = finetune or loop.fit, evaluate or loop.evaluate
+    return finetune, evaluate
+
+
+def _baseline_arch(path: Path):
+    from sleepedge.models import load_checkpoint
+
+    return load_checkpoint(path)[0].arch
+
+
+def run_compress_stage(
+    run_dir: str | Path,
+    cfg: Config,
+    overwrite: bool = False,
+    sweep: bool = True,
+    *,
+    finetune: Callable[..., Any] | None = None,
+    evaluate: Callable[..., dict[str, Any]] | None = None,
+    data: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Compress the baseline of ``RUN/train`` and write ``RUN/compress``; returns the compress manifest.
+
+    Parameters
+    ----------
+    run_dir : the run folder holding a finished ``train`` stage.
+    cfg : the resolved config; ``cfg.compress`` is the grid and selection, ``cfg.train`` the fine-tuning.
+    overwrite : redo a finished compress stage (the old folder is removed).
+    sweep : the whole grid; ``False`` runs stage 1 and the stage-2 chain from the largest ``stage2_from``.
+    finetune, evaluate : default ``sleepedge.train.loop.fit`` / ``evaluate`` (injectable for tests).
+    data : ``{"train", "val", "test": SequenceData}``; default rebuilt with ``load_run_data(RUN/train)``.
+    progress : show the tqdm bar over the grid.
+    """
+    import torch
+
+    from .sweep import SweepContext, check_plan_fingerprint, run_sweep
+
+    t0 = time.perf_counter()
+    check_selection_config(cfg.compress)
+    train_dir = Path(run_dir) / "train"
+    train_m = read_manifest(train_dir)
+    baseline = output_path(train_dir, train_m, "model")
+    label = dataset_label(train_m, train_dir / "manifest.json")
+    if cfg.train.threads > 0:
+        torch.set_num_threads(cfg.train.threads)
+    finetune, evaluate = _training_functions(finetune, evaluate)
+    if data is None:
+        from sleepedge.train.stage import load_run_data
+        data = load_run_data(train_dir)
+        check_rebuilt_data(train_dir, train_m, data)
+    stage_dir = prepare_stage_dir(run_dir, STAGE, overwrite)  # after every input check: --overwrite deletes
+    check_plan_fingerprint(stage_dir, cfg, sha256_file(baseline))
+    plan = build_plan(_baseline_arch(baseline), cfg.compress, sweep=sweep)
+    log.info("compress: %d steps on %s", len(plan), label)
+    ctx = SweepContext(cfg, stage_dir / "steps", baseline, data, finetune, evaluate, _device(cfg.train.device))
+    records = run_sweep(ctx, plan, progress=progress)
+    wall_s = sum(r["wall_s"]["total"] for r in records.values())
+    out, chosen, selection = _write_outputs(stage_dir, baseline, records, cfg, label, wall_s)
+    metrics = _metrics(chosen, selection, records, wall_s, time.perf_counter() - t0)
+    write_manifest(stage_dir, STAGE, outputs=out, inputs={"baseline": baseline}, parent=train_dir, config=cfg.to_dict(),
+                   metrics=metrics, dataset=train_m.get("dataset"), seed=cfg.train.seed, split=train_m.get("split"),
+                   extra={"sweep": sweep, "plan": [s.id for s in plan]})
+    log.info("compress done: selected %s (%d params, %.1f %% fewer)", chosen["model"], chosen["params"], chosen["params_reduction_pct"])
+    return read_manifest(stage_dir)

@@ -1,0 +1,65 @@
+"""Class-stratified sample of real training sequences for int8 calibration.
+
+Calibration on the sequences the model will see (raw microvolt EEG, every sleep stage present),
+never onnx2tf's default image set. The train stage writes ``RUN/train/calib.npz`` with this picker;
+export can also draw the sample from given arrays.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from sleepedge.errors import DataError
+
+
+def stratified_sequences(y: np.ndarray, n: int, n_classes: int = 5, seed: int = 0) -> np.ndarray:
+    """Indices of ``n`` sequences chosen so that every stage is represented as evenly as possible.
+
+    Round-robin over the classes, rarest (in ``y``) first: each turn takes the not-yet-chosen
+    sequence with the most epochs of that class (random tie-break), so rare stages such as N1 get
+    sequences of their own.
+
+    Parameters
+    ----------
+    y : ndarray, (N, T) int
+        Per-epoch labels of the candidate sequences.
+    n : int
+        Sequences to choose (all of them if ``n >= N``).
+    n_classes : int
+        Number of stages.
+    seed : int
+        Tie-break seed; the same seed gives the same sample.
+
+    Returns
+    -------
+    ndarray of int
+        Sorted sequence indices.
+    """
+    y = np.asarray(y)
+    if y.ndim != 2:
+        raise DataError(f"labels: expected (sequences, epochs), got shape {y.shape}")
+    if n <= 0:
+        raise DataError(f"calibration sample size must be positive, got {n}")
+    if n >= len(y):
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    counts = np.stack([(y == c).sum(1) for c in range(n_classes)], axis=1).astype(np.float64)
+    counts += rng.random(counts.shape) * 0.5  # tie-break below one epoch
+    order = [c for c in np.argsort(counts.sum(0)) if counts[:, c].max() >= 1]  # rarest present class first
+    chosen: list[int] = []
+    free = np.ones(len(y), dtype=bool)
+    while len(chosen) < n:
+        for c in order or range(n_classes):
+            if len(chosen) == n:
+                break
+            i = int(np.argmax(np.where(free, counts[:, c], -1.0)))
+            chosen.append(i)
+            free[i] = False
+    return np.sort(np.asarray(chosen))
+
+
+def calibration_sample(x: np.ndarray, y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """``x[stratified_sequences(y, n, seed=seed)]`` as float32, after shape checks."""
+    x = np.asarray(x)
+    if x.ndim != 4 or x.shape[2] != 1 or x.shape[:2] != np.asarray(y).shape:
+        raise DataError(f"calibration data: expected x (N, T, 1, samples) matching y (N, T); got {x.shape} and {np.shape(y)}")
+    return np.ascontiguousarray(x[stratified_sequences(y, n, seed=seed)], dtype=np.float32)

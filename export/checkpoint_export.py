@@ -1,0 +1,182 @@
+"""Export one checkpoint to every format of the table and check each file: ``export_checkpoint`` -> rows."""
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sleepedge.errors import DataError
+from sleepedge.runfolder import atomic_copy
+
+from .carray import write_c_array
+from .formats import FORMATS, ExportFormat, get_formats
+from .onnx_export import export_onnx, torch_logits
+from .rows import check_file, fail, new_row, tflm_input
+from .tflite_convert import Onnx2TfJob, run_onnx2tf
+from .tflm import measure_arena
+
+log = logging.getLogger(__name__)
+
+
+def export_section(cfg):
+    """The ``ExportConfig`` of a full ``Config`` (or ``cfg`` itself when it already is one)."""
+    return getattr(cfg, "export", cfg)
+
+
+def check_arrays(x: np.ndarray, y: np.ndarray | None, epoch_samples: int, what: str) -> None:
+    """``DataError`` unless ``x`` is (N, T, 1, epoch_samples) float and ``y`` (N, T)."""
+    if x.ndim != 4 or x.shape[2] != 1 or x.shape[3] != epoch_samples or len(x) == 0:
+        raise DataError(f"{what}: expected x of shape (N, T, 1, {epoch_samples}), got {x.shape}")
+    if y is not None and np.shape(y) != x.shape[:2]:
+        raise DataError(f"{what}: labels of shape {np.shape(y)} do not match x {x.shape[:2]}")
+
+
+def pick_test(x: np.ndarray, y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` evenly spaced test sequences (all when ``n`` is 0 or too large)."""
+    if n <= 0 or n >= len(x):
+        return x, y
+    idx = np.linspace(0, len(x) - 1, n).round().astype(int)
+    return x[idx], y[idx]
+
+
+def model_info(model, seq_len: int) -> dict[str, Any]:
+    from sleepedge.models import count_params, macs_per_epoch
+
+    return {"params": count_params(model.arch), "macs_per_epoch": macs_per_epoch(model.arch),
+            "arch": model.arch.to_dict(), "seq_len": seq_len}
+
+
+def onnx2tf_jobs(onnx_path: Path, work: Path, fmts: list[ExportFormat], calib_x: np.ndarray,
+                 timeout_s: float) -> dict[str, Onnx2TfJob]:
+    """Run the onnx2tf conversions the tflite rows need: ``{format name: job that made its file}``.
+
+    One int8 run also writes the fp32 file; only when it fails is fp32 converted on its own, so a
+    crashing int8 calibration never costs the fp32 row.
+    """
+    jobs: dict[str, Onnx2TfJob] = {}
+    tfl = [f for f in fmts if f.converter == "onnx2tf"]
+    if any(f.is_int8 for f in tfl):
+        job = run_onnx2tf(onnx_path, work / "onnx2tf_int8", calib_x, timeout_s)
+        jobs.update({f.name: job for f in tfl if f.is_int8 or job.ok})
+    if any(f.name not in jobs for f in tfl):
+        job = run_onnx2tf(onnx_path, work / "onnx2tf_fp32", None, timeout_s)
+        jobs.update({f.name: job for f in tfl if f.name not in jobs})
+    return jobs
+
+
+def _tflite_row(row, fmt, job: Onnx2TfJob, model_dir: Path, root: Path, test, ref, tol, overwrite) -> dict:
+    row["convert_s"] = round(job.seconds, 3)
+    row["convert_job"] = job.name
+    src = job.files.get(fmt.onnx2tf_output)
+    if not job.ok or src is None:
+        return fail(row, job.reason or f"onnx2tf wrote no *_{fmt.onnx2tf_output}.tflite")
+    dst = atomic_copy(src, model_dir / f"{fmt.name}{fmt.suffix}", overwrite=overwrite)
+    return check_file(row, fmt, dst, root, test[0], test[1], ref, tol)
+
+
+def _microcontroller_view(row: dict, path: Path, test_x: np.ndarray, ecfg, overwrite: bool) -> None:
+    """TFLM arena, board fit and (int8 I/O model) the C array, added to an ok int8 row."""
+    if ecfg.tflm:
+        res = measure_arena(path, tflm_input(row, test_x), ecfg.tflm_max_arena, timeout_s=ecfg.timeout_s)
+        row.update({k: v for k, v in res.items() if k != "tflm_output"})
+    else:
+        row["tflm_status"] = "skipped"
+    if row["input_dtype"] == "int8" and ecfg.c_array:
+        cc, h = write_c_array(path, path.parent, stem="model_data", overwrite=overwrite)
+        row["c_source"], row["c_header"] = (p.relative_to(path.parent.parent).as_posix() for p in (cc, h))
+
+
+def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, calib_x: np.ndarray, test_x: np.ndarray,
+                      test_y: np.ndarray, cfg, model_name: str = "model", overwrite: bool = False) -> list[dict]:
+    """Export ``checkpoint`` to every format of ``cfg.export.formats`` and check each file.
+
+    Parameters
+    ----------
+    checkpoint : path
+        A sleepedge checkpoint (``save_checkpoint``).
+    out_dir : path
+        The export folder; files go to ``out_dir/<model_name>/`` and rows name them relative to ``out_dir``.
+    calib_x : ndarray, (N, T, 1, S) float32
+        Real training sequences for int8 calibration (already sampled).
+    test_x, test_y : ndarray
+        Test sequences and their labels (``cfg.export.test_sequences`` of them are used; 0 = all).
+    cfg : Config or ExportConfig
+        Settings (formats, opset, tolerances, timeouts).
+    model_name : str
+        ``baseline``, ``compressed`` ...
+    overwrite : bool
+        Replace files already in ``out_dir/<model_name>/``.
+
+    Returns
+    -------
+    list of dict
+        One row per format (``status`` ``ok`` or ``failed`` with ``reason``).
+    """
+    from sleepedge.models import load_checkpoint
+
+    ecfg, root = export_section(cfg), Path(out_dir)
+    fmts = get_formats(list(ecfg.formats))
+    model, _ = load_checkpoint(checkpoint)
+    check_arrays(test_x, test_y, model.arch.epoch_samples, "test data")
+    check_arrays(calib_x, None, model.arch.epoch_samples, "calibration data")
+    if calib_x.shape[1] != test_x.shape[1]:
+        raise DataError(f"calibration sequences have {calib_x.shape[1]} epochs, test sequences {test_x.shape[1]}")
+    test = pick_test(test_x, test_y, ecfg.test_sequences)
+    ref = torch_logits(model, test[0])
+    info = model_info(model, int(test_x.shape[1]))
+    model_dir, work = root / model_name, root / model_name / ".work"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    rows = _export_all(model, fmts, model_name, info, model_dir, work, root, calib_x, test, ref, ecfg, overwrite)
+    shutil.rmtree(work, ignore_errors=True)
+    return rows
+
+
+def _export_all(model, fmts, name, info, model_dir, work, root, calib_x, test, ref, ecfg, overwrite) -> list[dict]:
+    rows = {f.name: new_row(name, f, info) for f in fmts}
+    work.mkdir(parents=True, exist_ok=True)
+    onnx_fmt = "onnx_fp32" in rows
+    onnx_path = model_dir / "onnx_fp32.onnx" if onnx_fmt else work / "model.onnx"
+    t0 = time.perf_counter()
+    try:
+        export_onnx(model, onnx_path, info["seq_len"], ecfg.opset, overwrite=overwrite)
+    except Exception as exc:  # exporter failure: every row fails with the reason
+        return [fail(r, f"ONNX export failed: {type(exc).__name__}: {exc}") for r in rows.values()]
+    if onnx_fmt:
+        rows["onnx_fp32"]["convert_s"] = round(time.perf_counter() - t0, 3)
+        check_file(rows["onnx_fp32"], FORMATS["onnx_fp32"], onnx_path, root, test[0], test[1], ref, ecfg.parity_tol)
+    jobs = onnx2tf_jobs(onnx_path, work, fmts, calib_x, ecfg.timeout_s)
+    for fmt in fmts:
+        if fmt.name not in jobs:
+            continue
+        tol = None if fmt.is_int8 else ecfg.tflite_parity_tol
+        row = _tflite_row(rows[fmt.name], fmt, jobs[fmt.name], model_dir, root, test, ref, tol, overwrite)
+        if fmt.is_int8 and row["status"] == "ok":
+            _microcontroller_view(row, root / row["file"], test[0], ecfg, overwrite)
+    _log_failed_jobs(jobs, model_dir)
+    _int8_vs_fp32(rows)
+    return [rows[f.name] for f in fmts]
+
+
+def _log_failed_jobs(jobs: dict[str, Onnx2TfJob], model_dir: Path) -> None:
+    """Keep the full onnx2tf output of a failed conversion beside the files (``<job>.log``)."""
+    for job in {j.name: j for j in jobs.values()}.values():
+        log_file = model_dir / ".work" / job.name / "onnx2tf.log"
+        if not job.ok and log_file.is_file():
+            atomic_copy(log_file, model_dir / f"{job.name}.log", overwrite=True)
+
+
+def _int8_vs_fp32(rows: dict[str, dict]) -> None:
+    """Add ``accuracy_delta_vs_fp32`` / ``macro_f1_delta_vs_fp32`` (int8 minus fp32) to ok int8 rows.
+
+    The fp32 reference is the TFLite fp32 row when it is ok, else the ONNX row.
+    """
+    ref = next((rows[n] for n in ("tflite_fp32", "onnx_fp32") if rows.get(n, {}).get("status") == "ok"), None)
+    for r in rows.values():
+        if ref is not None and r["precision"] == "int8" and r["status"] == "ok":
+            r["fp32_reference"] = ref["format"]
+            r["accuracy_delta_vs_fp32"] = r["accuracy"] - ref["accuracy"]
+            r["macro_f1_delta_vs_fp32"] = r["macro_f1"] - ref["macro_f1"]

@@ -1,0 +1,47 @@
+"""The markdown table of export rows (``RUN/export/formats.md``) and its console form."""
+from __future__ import annotations
+
+from typing import Any
+
+COLUMNS = ("model", "format", "status", "file_bytes", "params", "parity_max_abs", "accuracy", "macro_f1",
+           "kappa", "agreement_torch", "flex_ops", "float_ops", "tflm_arena_bytes", "fits_boards", "convert_s")
+
+
+def _cell(key: str, v: Any) -> str:
+    if v is None:
+        return ""
+    if key == "file_bytes" or key == "tflm_arena_bytes":
+        return f"{v / 1024:,.1f} KiB"
+    if key in ("accuracy", "macro_f1", "agreement_torch"):
+        return f"{100 * v:.1f}"
+    if key == "kappa":
+        return f"{v:.3f}"
+    if key == "parity_max_abs":
+        return f"{v:.2e}"
+    if key == "convert_s":
+        return f"{v:.1f}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}x{n}" for k, n in v.items()) or "-"
+    if isinstance(v, list):
+        return ", ".join(map(str, v)) or "-"
+    return f"{v:,}" if isinstance(v, int) else str(v).replace("|", "/")
+
+
+def formats_markdown(rows: list[dict[str, Any]], title: str = "Export formats") -> str:
+    """A markdown table with one line per row, then the failure reasons."""
+    head = "| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS) + "\n"
+    body = "".join("| " + " | ".join(_cell(k, r.get(k)) for k in COLUMNS) + " |\n" for r in rows)
+    notes = [f"- {r['model']}/{r['format']}: {r['reason']}" for r in rows if r.get("reason")]
+    notes += [f"- {r['model']}/{r['format']}: TFLite Micro {r['tflm_status']}: {r.get('tflm_reason')}"
+              for r in rows if r.get("tflm_reason")]
+    legend = ("\nSizes in KiB; accuracy, macro-F1 and agreement with PyTorch in percent on the test sequences, "
+              "scored by each file's own runtime. parity = max |logit difference| vs PyTorch (int8: dequantised). "
+              "float_ops = operators touching float tensors in an int8 model. fits = boards whose flash holds "
+              "the file and whose RAM holds the TFLite Micro arena (before firmware overhead).\n")
+    deltas = [f"- {r['model']}/{r['format']}: macro-F1 {100 * r['macro_f1_delta_vs_fp32']:+.2f} points, accuracy "
+              f"{100 * r['accuracy_delta_vs_fp32']:+.2f} points vs {r['fp32_reference']}"
+              for r in rows if r.get("macro_f1_delta_vs_fp32") is not None]
+    text = f"# {title}\n\n" + head + body + legend
+    if deltas:
+        text += "\nint8 vs fp32 (same test sequences, each file's own runtime):\n\n" + "\n".join(deltas) + "\n"
+    return text + ("\nFailures:\n\n" + "\n".join(notes) + "\n" if notes else "")

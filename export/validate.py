@@ -1,0 +1,80 @@
+"""Run each exported file with the runtime that will run it and score it on the test sequences.
+
+ONNX with onnxruntime; TFLite with ai-edge-litert (else tflite-runtime). int8 inputs are quantised
+with the model's own input scale and zero point, int8 outputs dequantised with the output's.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sleepedge.metrics import agreement, classification_metrics
+
+
+def _interpreter_class():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # pragma: no cover - depends on the install
+        from tflite_runtime.interpreter import Interpreter
+    return Interpreter
+
+
+def quantize(x: np.ndarray, scale: float, zero_point: int, dtype=np.int8) -> np.ndarray:
+    """``round(x / scale) + zero_point``, clipped to ``dtype``."""
+    info = np.iinfo(dtype)
+    return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(dtype)
+
+
+def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return (q.astype(np.float32) - zero_point) * scale
+
+
+def tflite_io(path: str | Path) -> dict[str, Any]:
+    """Input/output dtype, shape, scale and zero point of a .tflite file."""
+    it = _interpreter_class()(model_path=str(path))
+    i, o = it.get_input_details()[0], it.get_output_details()[0]
+    return {
+        "input_dtype": np.dtype(i["dtype"]).name, "input_shape": [int(v) for v in i["shape"]],
+        "input_scale": float(i["quantization"][0]), "input_zero_point": int(i["quantization"][1]),
+        "output_dtype": np.dtype(o["dtype"]).name,
+        "output_scale": float(o["quantization"][0]), "output_zero_point": int(o["quantization"][1]),
+    }
+
+
+def tflite_logits(path: str | Path, x: np.ndarray, threads: int = 1) -> np.ndarray:
+    """Float logits of every sequence in ``x`` (N, T, 1, S) from the TFLite interpreter."""
+    it = _interpreter_class()(model_path=str(path), num_threads=threads)
+    it.allocate_tensors()
+    i, o = it.get_input_details()[0], it.get_output_details()[0]
+    in_dtype, out_dtype = np.dtype(i["dtype"]), np.dtype(o["dtype"])
+    outs = []
+    for k in range(len(x)):
+        xi = x[k:k + 1].astype(np.float32)
+        if in_dtype.kind == "i":
+            xi = quantize(xi, i["quantization"][0], i["quantization"][1], in_dtype.type)
+        it.set_tensor(i["index"], xi)
+        it.invoke()
+        out = it.get_tensor(o["index"])
+        outs.append(dequantize(out, *o["quantization"]) if out_dtype.kind == "i" else out.astype(np.float32))
+    return np.concatenate(outs)
+
+
+def runtime_logits(runtime: str, path: str | Path, x: np.ndarray) -> np.ndarray:
+    """Logits from the format's runtime (``"onnxruntime"`` or ``"tflite"``)."""
+    if runtime == "onnxruntime":
+        from .onnx_export import onnx_logits
+
+        return onnx_logits(path, x)
+    if runtime == "tflite":
+        return tflite_logits(path, x)
+    raise ValueError(f"unknown runtime {runtime!r}")
+
+
+def score(logits: np.ndarray, y: np.ndarray, torch_pred: np.ndarray) -> dict[str, float]:
+    """Accuracy, macro-F1, kappa against ``y`` and agreement with the PyTorch predictions."""
+    pred = logits.argmax(-1)
+    m = classification_metrics(y.ravel(), pred.ravel())
+    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "kappa": m["kappa"],
+            "agreement_torch": agreement(pred, torch_pred)}

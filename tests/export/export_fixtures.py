@@ -1,0 +1,13 @@
+"""Plain helpers shared by the export tests (a uniquely named module: several test folders have a
+conftest.py, so ``from conftest import ...`` could pick another folder's)."""
+from __future__ import annotations
+
+SEQ_LEN = 5
+
+
+def export_cfg(formats: list[str], **extra):
+    """The tiny preset with ``export.formats`` (and any ``export.KEY=VALUE``) set."""
+    from sleepedge.config import load_config
+
+    sets = [f"export.formats={','.join(formats)}"] + [f"export.{k}={v}" for k, v in extra.items()]
+    return load_config("tiny", sets)

@@ -1,0 +1,50 @@
+"""A converter that crashes becomes a failed row with its reason; the rest of the export goes on."""
+from __future__ import annotations
+
+import signal
+import sys
+
+import pytest
+
+from sleepedge.errors import DataError
+from sleepedge.export import tflite_convert
+from sleepedge.export.checkpoint_export import export_checkpoint
+from sleepedge.export.subprocess_run import describe_returncode, run_child
+
+from export_fixtures import export_cfg
+
+SEGFAULT = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"]
+
+
+def test_describe_returncode():
+    assert describe_returncode(-signal.SIGSEGV) == "killed by signal SIGSEGV"
+    assert describe_returncode(3) == "exit status 3"
+
+
+def test_run_child_reports_segfault_and_timeout(tmp_path):
+    res = run_child(SEGFAULT, tmp_path, 60, "probe")
+    assert not res.ok and res.reason == "probe killed by signal SIGSEGV"
+    res = run_child([sys.executable, "-c", "import time; time.sleep(30)"], tmp_path, 1, "probe")
+    assert not res.ok and "timed out" in res.reason
+
+
+def test_crashing_conversion_becomes_failed_rows(tmp_path, monkeypatch, tiny_checkpoint, sequences):
+    monkeypatch.setattr(tflite_convert, "onnx2tf_command", lambda *a, **k: SEGFAULT)
+    calib_x, test_x, test_y = sequences
+    cfg = export_cfg(["onnx_fp32", "tflite_fp32", "tflite_int8"])
+    rows = {r["format"]: r for r in export_checkpoint(tiny_checkpoint, tmp_path, calib_x, test_x, test_y, cfg, "baseline")}
+    assert rows["onnx_fp32"]["status"] == "ok"
+    for name in ("tflite_fp32", "tflite_int8"):
+        assert rows[name]["status"] == "failed"
+        assert "SIGSEGV" in rows[name]["reason"] and rows[name]["file"] is None
+    assert rows["tflite_fp32"]["convert_job"] == "onnx2tf_fp32"  # fp32 retried on its own after the int8 crash
+    assert not (tmp_path / "baseline" / ".work").exists()
+    assert (tmp_path / "baseline" / "onnx2tf_int8.log").is_file()  # the failed conversion's output is kept
+
+
+def test_mismatched_calibration_is_a_data_error(tmp_path, tiny_checkpoint, sequences):
+    calib_x, test_x, test_y = sequences
+    with pytest.raises(DataError, match="epochs"):
+        export_checkpoint(tiny_checkpoint, tmp_path, calib_x[:, :3], test_x, test_y, export_cfg(["onnx_fp32"]), "m")
+    with pytest.raises(DataError, match="labels"):
+        export_checkpoint(tiny_checkpoint, tmp_path, calib_x, test_x, test_y[:, :2], export_cfg(["onnx_fp32"]), "m")

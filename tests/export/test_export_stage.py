@@ -1,0 +1,115 @@
+"""The export stage on a small run folder (ONNX rows only, so no TensorFlow), the manifest contract and the CLI."""
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from sleepedge.config import load_config
+from sleepedge.runfolder import ManifestError, read_manifest, write_manifest
+
+from export_fixtures import SEQ_LEN
+
+ROW_KEYS = {"model", "format", "status", "reason", "file", "file_bytes", "params", "macs_per_epoch", "arch",
+            "seq_len", "input_dtype", "parity_max_abs", "accuracy", "macro_f1", "kappa", "agreement_torch",
+            "flex_ops", "float_ops", "tflm_arena_bytes", "tflm_status", "convert_s"}
+
+
+def _onnx_only():
+    return load_config("tiny", ["export.formats=onnx_fp32", "export.test_sequences=4"])
+
+
+@pytest.fixture()
+def run_dir(tmp_path, tiny_checkpoint, sequences):
+    """RUN/train (model, test, calib + manifest) and RUN/compress (a smaller selected model + manifest)."""
+    import shutil
+
+    import torch
+
+    from sleepedge.models import DeepSleepNet, get_arch, save_checkpoint
+
+    calib_x, test_x, test_y = sequences
+    train = tmp_path / "run" / "train"
+    train.mkdir(parents=True)
+    shutil.copyfile(tiny_checkpoint, train / "model.pt")
+    np.savez(train / "test.npz", x=test_x, y=test_y, record=np.array(["r0"] * len(test_x)))
+    np.savez(train / "calib.npz", x=calib_x, y=np.zeros(calib_x.shape[:2], np.int64), record=np.array(["r1"] * len(calib_x)))
+    cfg = _onnx_only()
+    write_manifest(train, "train", outputs={k: train / f for k, f in
+                                            (("model", "model.pt"), ("test", "test.npz"), ("calib", "calib.npz"))},
+                   config=cfg.to_dict())
+    comp = tmp_path / "run" / "compress"
+    torch.manual_seed(1)
+    small = DeepSleepNet(get_arch("tiny").with_widths(lstm_hidden=8))
+    save_checkpoint(comp / "selected.pt", small)
+    write_manifest(comp, "compress", outputs={"selected": comp / "selected.pt"}, parent=train, config=cfg.to_dict())
+    return tmp_path / "run"
+
+
+def test_stage_exports_baseline_and_compressed(run_dir):
+    from sleepedge.export.stage import run_export_stage
+
+    out = run_export_stage(run_dir, _onnx_only())
+    m = read_manifest(out)
+    rows = m["metrics"]["rows"]
+    assert [(r["model"], r["format"], r["status"]) for r in rows] == [
+        ("baseline", "onnx_fp32", "ok"), ("compressed", "onnx_fp32", "ok")]
+    assert all(ROW_KEYS <= set(r) for r in rows)
+    assert rows[1]["params"] < rows[0]["params"] and rows[0]["seq_len"] == SEQ_LEN
+    assert {"baseline/onnx_fp32", "compressed/onnx_fp32", "formats_md"} <= set(m["outputs"])
+    assert all(not e["path"].startswith(("/", "..")) for e in m["outputs"].values())  # bundle-safe
+    assert m["parent"]["stage"] == "compress" and m["inputs"]["test"]["sha256"]
+    assert (out / rows[1]["file"]).is_file() and "| compressed | onnx_fp32 | ok |" in (out / "formats.md").read_text()
+    with pytest.raises(FileExistsError):
+        run_export_stage(run_dir, _onnx_only())
+
+
+def test_stage_refuses_a_changed_checkpoint(run_dir):
+    from sleepedge.export.stage import run_export_stage
+
+    (run_dir / "train" / "model.pt").write_bytes(b"tampered")
+    with pytest.raises(ManifestError, match="sha256"):
+        run_export_stage(run_dir, _onnx_only())
+
+
+def test_stage_refuses_compress_made_from_another_train(run_dir):
+    from sleepedge.export.stage import run_export_stage
+
+    mp = run_dir / "train" / "manifest.json"
+    m = json.loads(mp.read_text())
+    m["seed"] = 123  # same outputs, different manifest: compress was made from another train run
+    mp.write_text(json.dumps(m))
+    with pytest.raises(ManifestError, match="another train"):
+        run_export_stage(run_dir, _onnx_only())
+
+
+def _cli(argv):
+    from sleepedge.commands import export as cmd
+
+    p = argparse.ArgumentParser()
+    cmd.add_arguments(p)
+    return cmd.run(p.parse_args(argv))
+
+
+def test_cli_from_train_and_single_checkpoint(run_dir, tmp_path, capsys):
+    assert _cli(["--from", str(run_dir / "train"), "--set", "export.test_sequences=2"]) == 0
+    rows = read_manifest(run_dir / "export")["metrics"]["rows"]
+    assert [r["model"] for r in rows] == ["baseline"] and read_manifest(run_dir / "export")["parent"]["stage"] == "train"
+    assert "1/1 formats ok" in capsys.readouterr().out
+    out = tmp_path / "single"
+    assert _cli(["--checkpoint", str(run_dir / "compress" / "selected.pt"), "--data", str(run_dir / "train"),
+                 "--out", str(out), "--name", "compressed"]) == 0
+    m = read_manifest(out)
+    assert list(m["outputs"]) == ["formats_md", "compressed/onnx_fp32"] and "test" in m["inputs"]
+    assert m["config"]["export"]["formats"] == ["onnx_fp32"]  # the run's config, not the quick preset
+
+
+def test_cli_help_is_fast_and_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, argparse; from sleepedge.commands import export as c; p = argparse.ArgumentParser(); "
+            "c.add_arguments(p); print([m for m in ('torch', 'tensorflow', 'numpy') if m in sys.modules])")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"

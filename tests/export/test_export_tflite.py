@@ -1,0 +1,109 @@
+"""TFLite conversion (fp32 and int8 calibrated on the given sequences), op lists, TFLM arena, C array.
+
+All share the one session-scoped conversion of the tiny model (``tiny_export`` in conftest.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sleepedge.export.carray import read_c_array
+from sleepedge.export.oplist import OpRecord, check_ops, list_ops
+
+pytestmark = pytest.mark.tensorflow
+
+
+def test_fp32_tflite_matches_pytorch(tiny_export):
+    out, rows = tiny_export
+    r = rows["tflite_fp32"]
+    assert r["status"] == "ok", r["reason"]
+    assert r["parity_max_abs"] < r["parity_tol"] and r["agreement_torch"] == 1.0
+    assert (out / r["file"]).stat().st_size == r["file_bytes"]
+    assert "WHILE" not in r["op_counts"]  # BiLSTM unrolled (-eru)
+
+
+def test_int8_tflite_is_full_integer_and_calibrated_on_given_data(tiny_export, sequences):
+    out, rows = tiny_export
+    r = rows["tflite_int8"]
+    assert r["status"] == "ok", r["reason"]
+    assert r["input_dtype"] == "int8" and r["output_dtype"] == "int8" and r["input_scale"] > 0
+    # asymmetric int8 input quantisation spans the calibration data's range: proof the given EEG was
+    # used, not onnx2tf's default images (which would give a scale near 1/255)
+    calib_x = sequences[0]
+    span = (max(calib_x.max(), 0) - min(calib_x.min(), 0)) / 255
+    assert 0.8 * span < r["input_scale"] < 1.25 * span
+    ops = list_ops(out / r["file"])
+    for op in ops:
+        if op.name in ("CONV_2D", "FULLY_CONNECTED"):
+            assert op.input_types[:2] == ("INT8", "INT8"), op
+    assert r["float_ops"] == check_ops(ops, int8=True)["float_ops"]  # float leftovers listed by name and count
+    assert r["flex_ops"] == {} and r["file_bytes"] < rows["tflite_fp32"]["file_bytes"]
+    assert r["parity_max_abs"] is not None and 0 <= r["agreement_torch"] <= 1
+    assert r["macro_f1"] is not None and r["kappa"] is not None
+
+
+def test_int8_float_io_variant(tiny_export):
+    _, rows = tiny_export
+    r = rows["tflite_int8_fio"]
+    assert r["status"] == "ok", r["reason"]
+    assert r["input_dtype"] == "float32" and r["output_dtype"] == "float32"
+    assert r["float_ops"].get("QUANTIZE", 0) >= 1 and r["float_ops"].get("DEQUANTIZE", 0) >= 1
+
+
+def test_op_check_rejects_flex_ops():
+    ops = [OpRecord("CONV_2D", ("INT8", "INT8", "INT32"), ("INT8",)),
+           OpRecord("FlexMatrixDeterminant", ("FLOAT32",), ("FLOAT32",), custom=True),
+           OpRecord("DEQUANTIZE", ("INT8",), ("FLOAT32",))]
+    v = check_ops(ops, int8=True)
+    assert not v["ok"] and v["flex_ops"] == {"FlexMatrixDeterminant": 1} and "Flex" in v["reason"]
+    assert v["float_ops"] == {"FlexMatrixDeterminant": 1, "DEQUANTIZE": 1}
+    assert check_ops(ops[:1], int8=True)["ok"]
+
+
+def test_op_check_rejects_a_real_flex_model(tmp_path):
+    import tensorflow as tf
+
+    f = tf.function(lambda x: tf.linalg.det(x), input_signature=[tf.TensorSpec([1, 3, 3], tf.float32)])
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([f.get_concrete_function()], f)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    path = tmp_path / "flex.tflite"
+    path.write_bytes(conv.convert())
+    v = check_ops(list_ops(path), int8=False)
+    assert not v["ok"] and "FlexMatrixDeterminant" in v["flex_ops"]
+
+
+def test_tflm_arena_measured_and_verified(tiny_export):
+    _, rows = tiny_export
+    r = rows["tflite_int8"]
+    assert r["tflm_status"] == "ok", r.get("tflm_reason")
+    assert 1000 < r["tflm_arena_bytes"] < 4 << 20
+    assert r["flash_bytes"] == r["file_bytes"]
+    assert "nRF52840" in r["fits_boards"]  # ~100 KB model, < 256 KB arena
+
+
+def test_tflm_too_small_arena_is_a_failure_not_a_crash(tiny_export, sequences):
+    from sleepedge.export.rows import tflm_input
+    from sleepedge.export.tflm import run_tflm
+
+    out, rows = tiny_export
+    r = rows["tflite_int8"]
+    res = run_tflm(out / r["file"], tflm_input(r, sequences[1]), arena_size=2048, timeout_s=120)
+    assert not res["ok"] and res["reason"].startswith("TFLite Micro")
+
+
+def test_c_array_of_int8_model_round_trips(tiny_export):
+    out, rows = tiny_export
+    r = rows["tflite_int8"]
+    assert read_c_array(out / r["c_source"]) == (out / r["file"]).read_bytes()
+    assert (out / r["c_header"]).is_file()
+
+
+def test_markdown_table_and_int8_delta(tiny_export):
+    from sleepedge.export.report import formats_markdown
+
+    _, rows = tiny_export
+    r = rows["tflite_int8"]
+    assert r["fp32_reference"] == "tflite_fp32"
+    assert r["macro_f1_delta_vs_fp32"] == pytest.approx(r["macro_f1"] - rows["tflite_fp32"]["macro_f1"])
+    md = formats_markdown(list(rows.values()))
+    assert md.count("| baseline |") == 4 and "int8 vs fp32" in md and "macro-F1" in md

@@ -110,7 +110,7 @@ class BenchConfig:
 @dataclass
 class CheckConfig:
     budget: str = ""  # path of a budget TOML; "" = the preset budget below
-    preset: str = "rpi4"
+    preset: str = "wearable"  # budget preset in sleepedge/budgets (nrf52840, nrf5340, rpi4, wearable)
 
 
 @dataclass

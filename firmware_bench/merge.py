@@ -1,0 +1,70 @@
+"""Merge results.json files from several devices into one comparison table (one column group per device).
+
+Every ratio shown is the one computed inside its own run (same device, same session); figures are
+never divided across devices.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sleepedge.errors import DataError
+
+from .device import device_label
+from .report import MIB, fmt
+
+REQUIRED = ("model", "format", "runtime", "status", "device")
+
+
+def load_results(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of one results.json, checked for the keys a merge needs."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: results file not found")
+    try:
+        rows = json.loads(path.read_text("utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise DataError(f"{path}: expected a list of bench rows")
+    for i, r in enumerate(rows):
+        missing = [k for k in REQUIRED if k not in r]
+        if missing:
+            raise DataError(f"{path}: row {i} lacks {missing}")
+    return rows
+
+
+def _row_id(r: dict[str, Any]) -> tuple:
+    return (r["model"], r["format"], r["runtime"], r.get("xnnpack"), r.get("threads"))
+
+
+def merge_markdown(paths: list[str | Path]) -> str:
+    """Markdown: a device legend, then one table with per-device latency, speedup, memory and accuracy."""
+    if len(paths) < 2:
+        raise DataError("--merge needs at least two results files")
+    runs = [load_results(p) for p in paths]
+    ids = list(dict.fromkeys(_row_id(r) for rows in runs for r in rows))
+    out = ["# Bench results merged across devices", "", "| device | file | description | reference row |", "|---|---|---|---|"]
+    for i, (p, rows) in enumerate(zip(paths, runs), 1):
+        dev = rows[0]["device"] if rows else {}
+        ref = rows[0].get("reference", "") if rows else ""
+        out.append(f"| D{i} | {p} | {device_label(dev)}; Python {dev.get('python', '?')} | `{ref}` |")
+    if any(r["device"].get("emulated") for rows in runs for r in rows[:1]):
+        out += ["", "> Devices marked EMULATED ran under an emulator: their timings and memory are not board figures."]
+    out += ["", "Per device: p50 ms per 30-s epoch, speedup vs that run's reference row, peak RSS MiB, accuracy.", ""]
+    heads = ["model", "format", "runtime", "XNNPACK", "threads"]
+    for i in range(1, len(runs) + 1):
+        heads += [f"D{i} ms/epoch", f"D{i} speedup", f"D{i} peak MiB", f"D{i} acc"]
+    out += ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+    for rid in ids:
+        cells = [fmt(v, 0) for v in rid]
+        for rows in runs:
+            r = next((r for r in rows if _row_id(r) == rid), None)
+            if r is None or r["status"] != "ok":
+                cells += [r["status"] if r else "-", "", "", ""]
+                continue
+            cells += [fmt(r.get("latency_ms_per_epoch_p50"), 3), fmt(r.get("speedup_vs_ref")),
+                      fmt(r.get("peak_rss_bytes"), 1, MIB), fmt(r.get("accuracy"), 3)]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,128 @@
+"""Bench rows (``RUN/bench/results.json``) from raw measurements: latency statistics, memory, accuracy,
+agreement with the reference row, and ratios against it, all taken from the same run.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from sleepedge.metrics import agreement, classification_metrics
+
+from .measure import Measurement
+from .settings import BenchSettings
+from .timing import round_spread, summarize
+
+log = logging.getLogger(__name__)
+
+
+def build_rows(measurements: list[Measurement], y: np.ndarray, settings: BenchSettings,
+               device: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per measurement, then ``agreement_ref`` and ``*_vs_ref`` ratios against the reference row."""
+    seq_len = int(y.shape[1])
+    rows = [_row(m, y, seq_len, settings, device) for m in measurements]
+    preds = {r["key"]: m.logits.argmax(-1) for r, m in zip(rows, measurements) if m.logits is not None}
+    add_reference_fields(rows, preds, settings.reference)
+    return rows
+
+
+def _row(m: Measurement, y: np.ndarray, seq_len: int, settings: BenchSettings, device: dict[str, Any]) -> dict[str, Any]:
+    t = m.target
+    row: dict[str, Any] = {
+        "key": t.key, "model": t.model, "format": t.format, "runtime": t.runtime, "precision": t.precision,
+        "runtime_version": (m.load.get("info") or {}).get("version") or device.get("runtimes", {}).get(t.runtime),
+        "threads": settings.threads, "xnnpack": t.xnnpack, "file": t.file, "file_bytes": t.file_bytes,
+        "params": t.params, "seq_len": seq_len, **_input_fields(m.load.get("info") or {}), "load_ms": m.load.get("load_ms"),
+        "first_inference_ms": m.load.get("first_inference_ms"),
+    }
+    row.update(_latency_fields(m.rounds_ms, seq_len))
+    row.update(_memory_fields(m))
+    row["tflm_arena_bytes"] = t.tflm_arena_bytes if t.precision == "int8" else None
+    row.update(_accuracy_fields(m.logits, y))
+    row.update({"agreement_ref": None, "status": t.status if t.status != "pending" else "failed",
+                "reason": t.reason, "device": device, "emulated": bool(device.get("emulated"))})
+    if row["status"] == "ok" and row["latency_ms_p50"] is None:
+        row["status"], row["reason"] = "failed", "no timed runs"
+    return row
+
+
+def _input_fields(info: dict[str, Any]) -> dict[str, Any]:
+    """Input tensor type (and int8 quantisation) as the runtime reports it for the loaded file."""
+    return {"input_dtype": info.get("input_dtype"), "input_scale": info.get("input_scale"),
+            "input_zero_point": info.get("input_zero_point")}
+
+
+def _latency_fields(rounds_ms: list[list[float]], seq_len: int) -> dict[str, Any]:
+    keys = ("latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_ms_mean", "latency_ms_std",
+            "latency_ms_per_epoch_p50", "epochs_per_s", "timed_runs", "timed_s", "round_p50_ms", "round_spread_pct")
+    flat = [v for r in rounds_ms for v in r]
+    if not flat:
+        return dict.fromkeys(keys)
+    s = summarize(flat)
+    round_p50 = [summarize(r)["p50"] for r in rounds_ms]
+    return {
+        "latency_ms_p50": s["p50"], "latency_ms_p90": s["p90"], "latency_ms_p99": s["p99"],
+        "latency_ms_mean": s["mean"], "latency_ms_std": s["std"], "latency_ms_per_epoch_p50": s["p50"] / seq_len,
+        # throughput: epochs classified per second of timed inference (total, so outliers count)
+        "epochs_per_s": seq_len * s["n"] / (s["total_ms"] / 1000.0), "timed_runs": s["n"],
+        "timed_s": s["total_ms"] / 1000.0, "round_p50_ms": round_p50, "round_spread_pct": round_spread(round_p50),
+    }
+
+
+def _memory_fields(m: Measurement) -> dict[str, Any]:
+    peak, before = m.memory.get("peak_rss_bytes"), m.load.get("rss_before_load_bytes")
+    return {
+        "peak_rss_bytes": peak, "rss_before_load_bytes": before,
+        "rss_after_load_bytes": m.load.get("rss_after_load_bytes"),
+        # what loading and running the model added on top of the interpreter + runtime library
+        "rss_increase_bytes": peak - before if peak is not None and before is not None else None,
+    }
+
+
+def _accuracy_fields(logits: np.ndarray | None, y: np.ndarray) -> dict[str, Any]:
+    if logits is None:
+        return {"accuracy": None, "macro_f1": None, "kappa": None, "test_epochs": None}
+    if logits.shape[:2] != y.shape:
+        raise ValueError(f"logits of shape {logits.shape} do not match labels {y.shape}")
+    m = classification_metrics(y, logits.argmax(-1), n_classes=max(5, logits.shape[-1]))
+    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "kappa": m["kappa"], "test_epochs": int(y.size)}
+
+
+def find_reference(rows: list[dict[str, Any]], spec: str) -> dict[str, Any] | None:
+    """The row whose key is ``spec`` or starts with ``spec + "/"`` (first match), or None."""
+    for r in rows:
+        if r["key"] == spec or r["key"].startswith(spec + "/"):
+            return r
+    return None
+
+
+def add_reference_fields(rows: list[dict[str, Any]], preds: dict[str, np.ndarray], spec: str) -> None:
+    """Agreement with the reference row's predictions and speed/size/memory ratios (>1 = better than the reference)."""
+    ref = find_reference(rows, spec)
+    usable = ref is not None and ref["status"] == "ok"
+    if not usable:
+        log.warning("reference row %r %s: no ratios", spec, "not measured" if ref else "not found")
+    for r in rows:
+        r["reference"] = spec
+        for k in ("speedup_vs_ref", "speedup_vs_ref_min", "speedup_vs_ref_max", "size_ratio_vs_ref",
+                  "memory_ratio_vs_ref", "rss_increase_ratio_vs_ref"):
+            r[k] = None
+        if not usable or r["status"] != "ok":
+            continue
+        if r["key"] in preds and ref["key"] in preds:
+            r["agreement_ref"] = agreement(preds[r["key"]], preds[ref["key"]])
+        r["speedup_vs_ref"] = _ratio(ref["latency_ms_p50"], r["latency_ms_p50"])
+        paired = [_ratio(a, b) for a, b in zip(ref["round_p50_ms"], r["round_p50_ms"])]
+        paired = [p for p in paired if p is not None]
+        if paired:  # per-round ratios: each round timed the reference and this row back to back
+            r["speedup_vs_ref_min"], r["speedup_vs_ref_max"] = min(paired), max(paired)
+        r["size_ratio_vs_ref"] = _ratio(ref["file_bytes"], r["file_bytes"])
+        r["memory_ratio_vs_ref"] = _ratio(ref["peak_rss_bytes"], r["peak_rss_bytes"])
+        r["rss_increase_ratio_vs_ref"] = _ratio(ref["rss_increase_bytes"], r["rss_increase_bytes"])
+
+
+def _ratio(ref: float | None, value: float | None) -> float | None:
+    if ref is None or value is None or value <= 0:
+        return None
+    return float(ref) / float(value)

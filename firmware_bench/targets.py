@@ -1,0 +1,188 @@
+"""What to bench: one target per (exported model file x runtime [x XNNPACK]), read from a run folder.
+
+Inputs are the export stage's manifest (``metrics.rows`` and outputs named ``<model>/<format>``) and
+the test sample: ``RUN/train/test.npz`` through the train manifest, or ``test.npz`` listed in a
+bundle's ``bundle.json``. Standard library + numpy only.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sleepedge.errors import DataError
+from sleepedge.runfolder import ManifestError, output_path, read_manifest, resolve_entry, sha256_file
+
+from .runtimes import ONNXRUNTIME, TFLITE_RUNTIMES, TORCH, is_installed, resolve_tflite
+from .settings import BenchSettings
+
+log = logging.getLogger(__name__)
+
+BUNDLE_MANIFEST = "bundle.json"
+TORCH_CHECKPOINTS = {"baseline": ("train", "model"), "compressed": ("compress", "selected")}
+
+
+@dataclass
+class Target:
+    """One bench row to measure (or to report as skipped/failed with a reason)."""
+
+    model: str
+    format: str
+    runtime: str
+    xnnpack: bool | None = None
+    path: Path | None = None
+    file: str | None = None
+    file_bytes: int | None = None
+    params: int | None = None
+    tflm_arena_bytes: int | None = None
+    status: str = "pending"
+    reason: str = ""
+    export_row: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def precision(self) -> str:
+        """The export row's ``precision`` (``fp32``/``int8``), else the format's suffix (``tflite_int8`` -> int8)."""
+        if self.export_row.get("precision"):
+            return str(self.export_row["precision"])
+        return self.format.split("_")[1] if "_" in self.format else "fp32"
+
+    @property
+    def key(self) -> str:
+        """``model/format/runtime`` plus ``/xnnpack`` or ``/no-xnnpack`` for TFLite rows."""
+        parts = [self.model, self.format, self.runtime]
+        if self.xnnpack is not None:
+            parts.append("xnnpack" if self.xnnpack else "no-xnnpack")
+        return "/".join(parts)
+
+
+def read_export(run_dir: Path) -> tuple[Path, dict[str, Any]]:
+    """The export folder and its verified manifest (checksums of every output checked)."""
+    export_dir = Path(run_dir) / "export"
+    manifest = read_manifest(export_dir, verify=True)
+    rows = manifest.get("metrics", {}).get("rows")
+    if not isinstance(rows, list) or not rows:
+        raise ManifestError(f"{export_dir / 'manifest.json'}: metrics.rows is missing or empty")
+    return export_dir, manifest
+
+
+def locate_test_sample(run_dir: Path) -> Path:
+    """``RUN/train``'s ``test`` output, else the ``test`` entry of ``RUN/bundle.json`` (sha256 checked)."""
+    run_dir = Path(run_dir)
+    if (run_dir / "train" / "manifest.json").is_file():
+        train_dir = run_dir / "train"
+        manifest = read_manifest(train_dir, verify=False)
+        path = output_path(train_dir, manifest, "test")
+        entry = manifest["outputs"]["test"]
+    elif (run_dir / BUNDLE_MANIFEST).is_file():
+        entry = json.loads((run_dir / BUNDLE_MANIFEST).read_text("utf-8"))["test"]
+        path = resolve_entry(run_dir, entry)
+    else:
+        raise ManifestError(f"{run_dir}: neither train/manifest.json nor {BUNDLE_MANIFEST}: where is the test sample?")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: test sample not found")
+    if sha256_file(path) != entry["sha256"]:
+        raise ManifestError(f"{path}: test sample does not match the sha256 in its manifest")
+    return path
+
+
+def load_test_sample(path: Path, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` float32 ``(N, T, 1, 3000)`` and ``y`` int64 ``(N, T)``, the first ``limit`` sequences (0 = all)."""
+    try:
+        with np.load(path) as data:
+            x, y = data["x"], data["y"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise DataError(f"{path}: not a test sample with arrays x and y ({exc})") from exc
+    if x.ndim != 4 or y.shape != x.shape[:2] or x.shape[0] == 0:
+        raise DataError(f"{path}: expected x (N, T, 1, S) and y (N, T); got x {x.shape}, y {y.shape}")
+    if limit > 0:
+        x, y = x[:limit], y[:limit]
+    return np.ascontiguousarray(x, dtype=np.float32), y.astype(np.int64)
+
+
+def build_targets(run_dir: Path, export_dir: Path, manifest: dict[str, Any], settings: BenchSettings,
+                  with_torch: bool = True) -> list[Target]:
+    """Targets for every export row x selected runtime, then the PyTorch reference rows."""
+    targets: list[Target] = []
+    for row in manifest["metrics"]["rows"]:
+        for runtime, xnnpack in _runtimes_for(row.get("format", ""), settings):
+            targets.append(_export_target(export_dir, manifest, row, runtime, xnnpack))
+    if with_torch and TORCH in settings.runtimes:
+        targets += _torch_targets(Path(run_dir), export_dir, manifest)
+    return targets
+
+
+def _runtimes_for(fmt: str, settings: BenchSettings) -> list[tuple[str, bool | None]]:
+    if fmt.startswith("onnx"):
+        return [(ONNXRUNTIME, None)] if ONNXRUNTIME in settings.runtimes else []
+    if fmt.startswith("tflite"):
+        names = [r for r in settings.runtimes if r == "tflite" or r in TFLITE_RUNTIMES]
+        resolved = list(dict.fromkeys(resolve_tflite(n) or "tflite" for n in names))
+        return [(r, x) for r in resolved for x in settings.xnnpack]
+    log.info("format %r has no bench runtime; not benched", fmt)
+    return []
+
+
+def _export_target(export_dir: Path, manifest: dict[str, Any], row: dict[str, Any], runtime: str,
+                   xnnpack: bool | None) -> Target:
+    t = Target(model=row.get("model", "?"), format=row.get("format", "?"), runtime=runtime,
+               xnnpack=xnnpack if runtime != ONNXRUNTIME else None, file=row.get("file"),
+               file_bytes=row.get("file_bytes"), params=row.get("params"),
+               tflm_arena_bytes=row.get("tflm_arena_bytes"), export_row=row)
+    if row.get("status") != "ok":
+        t.status, t.reason = "skipped", f"export {row.get('status', 'failed')}: {row.get('reason', '')}".strip()
+        return t
+    if runtime == "tflite":
+        t.status, t.reason = "skipped", "no TFLite interpreter installed (pip install ai-edge-litert or tflite-runtime)"
+        return t
+    try:
+        t.path = output_path(export_dir, manifest, f"{t.model}/{t.format}")
+    except ManifestError as exc:
+        t.status, t.reason = "failed", str(exc)
+        return t
+    t.file_bytes = t.path.stat().st_size
+    if not is_installed(runtime):
+        t.status, t.reason = "skipped", f"{runtime} is not installed"
+    return t
+
+
+def _torch_targets(run_dir: Path, export_dir: Path, manifest: dict[str, Any]) -> list[Target]:
+    """One ``torch_fp32`` row per exported model, from the checkpoint the export read (its sha256 checked)."""
+    rows = manifest["metrics"]["rows"]
+    out = []
+    for model in dict.fromkeys(r.get("model") for r in rows):
+        params = next((r.get("params") for r in rows if r.get("model") == model and r.get("params")), None)
+        t = Target(model=model, format="torch_fp32", runtime=TORCH, params=params)
+        if not is_installed(TORCH):
+            t.status, t.reason = "skipped", "torch is not installed (the reference row needs it)"
+        else:
+            try:
+                t.path = _checkpoint_path(run_dir, export_dir, manifest, model)
+                t.file, t.file_bytes = str(t.path), t.path.stat().st_size
+            except (ManifestError, FileNotFoundError) as exc:
+                t.status, t.reason = "skipped", str(exc)
+        out.append(t)
+    return out
+
+
+def _checkpoint_path(run_dir: Path, export_dir: Path, manifest: dict[str, Any], model: str) -> Path:
+    """The export manifest's input named ``model``, else the train/compress stage output; sha256 verified."""
+    if model in manifest.get("inputs", {}):
+        stage_dir, entry = export_dir, manifest["inputs"][model]
+    elif model in TORCH_CHECKPOINTS and (run_dir / TORCH_CHECKPOINTS[model][0] / "manifest.json").is_file():
+        stage, name = TORCH_CHECKPOINTS[model]
+        stage_dir = run_dir / stage
+        entry = read_manifest(stage_dir, verify=False)["outputs"].get(name)
+        if entry is None:
+            raise ManifestError(f"{stage_dir / 'manifest.json'}: no output named {name!r}")
+    else:
+        raise ManifestError(f"no PyTorch checkpoint recorded for model {model!r} in {run_dir}")
+    path = resolve_entry(stage_dir, entry)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint of model {model!r} not found")
+    if sha256_file(path) != entry["sha256"]:
+        raise ManifestError(f"{path}: checkpoint changed since the export (sha256 mismatch)")
+    return path

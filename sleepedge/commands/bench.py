@@ -1,0 +1,148 @@
+"""``sleepedge bench``: latency, memory, size and accuracy of a run's exported models (host or ARM board).
+
+    sleepedge bench --run RUN                         bench RUN/export, write RUN/bench/
+    sleepedge bench --run RUN --bundle OUT.tar        pack models + test sample + manifests for a board
+    sleepedge bench --from-bundle OUT.tar --out DIR   on the board: unpack into DIR, write DIR/bench/
+    sleepedge bench --merge a.json b.json --out m.md  one comparison table across devices
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+HELP = "benchmark exported models (latency, memory, size, accuracy); bundle for / merge from ARM boards"
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--run", help="run folder with a finished export stage")
+    mode.add_argument("--from-bundle", metavar="TAR", help="bundle made by --bundle (needs --out)")
+    mode.add_argument("--merge", nargs="+", metavar="RESULTS_JSON", help="results.json files of several devices (needs --out)")
+    p.add_argument("--bundle", metavar="OUT_TAR", help="with --run: write a bundle instead of benching")
+    p.add_argument("--out", help="folder for --from-bundle, markdown file for --merge")
+    p.add_argument("--preset", default=None,
+                   help="config preset or TOML file (default: the config recorded in the export manifest)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config value, e.g. --set bench.rounds=5 (repeatable)")
+    p.add_argument("--threads", type=int, help="inference threads (default: bench.threads, 1)")
+    p.add_argument("--xnnpack", choices=["on", "off", "both"], help="TFLite XNNPACK delegate (default: bench.xnnpack)")
+    p.add_argument("--runtimes", help="comma list: onnxruntime,tflite,ai-edge-litert,tflite-runtime,torch")
+    p.add_argument("--reference", metavar="MODEL/FORMAT/RUNTIME",
+                   help="row the ratios refer to (default: bench.reference, baseline/onnx_fp32/onnxruntime)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing bench folder / bundle / merged file")
+
+
+def _settings(args: argparse.Namespace, recorded: dict | None):
+    """--preset/--set/flags; without --preset, the [bench] section recorded in the export manifest + --set/flags."""
+    from sleepedge.config import Config, apply_dict, load_config, parse_override
+    from sleepedge.firmware_bench.settings import BenchSettings
+
+    overrides = list(args.overrides) + [f"bench.{k}={getattr(args, k)}" for k in ("threads", "runtimes", "reference")
+                                        if getattr(args, k) is not None]
+    cfg = load_config(args.preset) if args.preset else Config()
+    if recorded and not args.preset:
+        apply_dict(cfg, {"bench": recorded}, source="export manifest config")
+    for text in overrides:
+        section, key, value = parse_override(text)
+        apply_dict(cfg, {section: {key: value}}, source=f"override {text!r}")
+    return BenchSettings.from_config(cfg.bench, xnnpack=args.xnnpack)
+
+
+def _recorded_bench(manifest_text: str | bytes | None) -> dict:
+    """The ``config.bench`` table of an export manifest's text, or {}."""
+    try:
+        bench = json.loads(manifest_text or "{}").get("config", {}).get("bench")
+    except ValueError:
+        return {}
+    return bench if isinstance(bench, dict) else {}
+
+
+def run(args: argparse.Namespace) -> int:
+    from sleepedge.config import ConfigError
+
+    if (args.from_bundle or args.merge) and not args.out:
+        raise ConfigError("--from-bundle and --merge need --out")
+    if args.bundle and not args.run:
+        raise ConfigError("--bundle needs --run")
+    if args.merge:
+        return _merge(args)
+    if args.from_bundle:
+        return _from_bundle(args)
+    return _run(args)
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from sleepedge.firmware_bench import merge_markdown
+    from sleepedge.runfolder import atomic_write_text
+
+    text = merge_markdown(args.merge)
+    atomic_write_text(args.out, text, overwrite=args.overwrite)
+    print(text)
+    return 0
+
+
+def _from_bundle(args: argparse.Namespace) -> int:
+    import tarfile
+
+    from sleepedge.errors import DataError
+    from sleepedge.firmware_bench import bench_from_bundle
+
+    try:
+        with tarfile.open(args.from_bundle) as tar:
+            recorded = _recorded_bench(tar.extractfile("export/manifest.json").read())
+    except FileNotFoundError:
+        raise
+    except (OSError, KeyError, AttributeError, tarfile.TarError) as exc:
+        raise DataError(f"{args.from_bundle}: not a sleepedge bench bundle ({exc})") from exc
+    rows = bench_from_bundle(args.from_bundle, args.out, _settings(args, recorded), overwrite=args.overwrite)
+    return _print_results(Path(args.out) / "bench", rows)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sleepedge.firmware_bench import make_bundle, run_bench
+
+    run_dir = Path(args.run)
+    manifest = run_dir / "export" / "manifest.json"
+    settings = _settings(args, _recorded_bench(manifest.read_bytes() if manifest.is_file() else None))
+    if args.bundle:
+        out = make_bundle(run_dir, args.bundle, test_sequences=settings.test_sequences, overwrite=args.overwrite)
+        print(f"bundle written: {out} ({out.stat().st_size / 2**20:.1f} MiB)")
+        return 0
+    rows = run_bench(run_dir, settings, overwrite=args.overwrite)
+    return _print_results(run_dir / "bench", rows)
+
+
+def _print_results(bench_dir: Path, rows: list) -> int:
+    print((bench_dir / "results.md").read_text("utf-8"))
+    print(f"results: {bench_dir / 'results.json'}")
+    failed = [r["key"] for r in rows if r["status"] == "failed"]
+    if failed:  # reported in the table with their reasons; the bench itself ran, so exit 0
+        log.warning("rows that failed: %s", ", ".join(failed))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m sleepedge.commands.bench ...``: the same as ``sleepedge bench ...`` but imports only this
+    subcommand (handy on a board or under an emulator, where every import costs)."""
+    import sys
+
+    from sleepedge.errors import UserError
+
+    parser = argparse.ArgumentParser(prog="sleepedge bench", description=HELP)
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose + 1, 2), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return run(args)
+    except UserError as exc:
+        print(f"sleepedge bench: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -29,5 +29,9 @@ test-fast: venv
 bench-train: venv
 	$(BIN)/python -m sleepedge.train.throughput --arch paper --threads 2
 
+# Functional check of the bench on aarch64 under qemu (needs root + apt; downloads cached).
+aarch64-check: venv
+	PYTHON=$(abspath $(BIN))/python scripts/aarch64_check.sh
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -13,6 +13,8 @@ Differences from the paper and its TensorFlow code, on purpose:
 * The paper resets the LSTM state per subject and runs sequences statefully; here every sequence of
   ``seq_len`` epochs starts from a zero state (what an on-device window of epochs does).
 * L2 weight decay on the first conv layers only is replaced by AdamW's decoupled weight decay.
+* Batch norm uses PyTorch's default momentum (0.1); the TensorFlow code's slow running averages
+  lagged the weights in short CPU runs and made evaluation erratic.
 * SAME padding is done with explicit zero pads computed from the static input length. Zero padding
   before a max-pool equals TensorFlow's -inf padding because a ReLU precedes every pool.
 
@@ -35,7 +37,7 @@ class ConvBlock(nn.Module):
         super().__init__()
         self.pad = nn.ConstantPad1d(same_pads(length_in, kernel, stride), 0.0)
         self.conv = nn.Conv1d(c_in, c_out, kernel, stride=stride, bias=False)
-        self.bn = nn.BatchNorm1d(c_out, eps=1e-3, momentum=0.01)
+        self.bn = nn.BatchNorm1d(c_out, eps=1e-3)
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -89,7 +91,7 @@ class DeepSleepNet(nn.Module):
             batch_first=True, bidirectional=True, dropout=arch.dropout if arch.lstm_layers > 1 else 0.0,
         )
         self.shortcut = nn.Linear(arch.cnn_features, arch.shortcut_out, bias=False)
-        self.shortcut_bn = nn.BatchNorm1d(arch.shortcut_out, eps=1e-3, momentum=0.01)
+        self.shortcut_bn = nn.BatchNorm1d(arch.shortcut_out, eps=1e-3)
         self.out_drop = nn.Dropout(arch.dropout)
         self.head = nn.Linear(arch.shortcut_out, arch.n_classes)
 

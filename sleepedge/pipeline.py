@@ -130,6 +130,15 @@ def outcome_table(outcomes: list[StageOutcome]) -> str:
     return "\n".join(lines)
 
 
+def budget_verdict(run_dir: str | Path) -> str:
+    """``"PASS"``/``"FAIL"`` with the failed limits, from ``RUN/check``; "" when the check has not run."""
+    p = Path(run_dir) / "check" / "manifest.json"
+    if not p.is_file():
+        return ""
+    m = json.loads(p.read_text("utf-8"))["metrics"]
+    return m["verdict"] + (f" ({', '.join(m['failed'])})" if m.get("failed") else "")
+
+
 def load_outcomes(run: Path) -> list[dict[str, Any]]:
     p = run / "pipeline.json"
     return json.loads(p.read_text("utf-8")) if p.is_file() else []

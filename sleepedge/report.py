@@ -102,7 +102,7 @@ def _check_section(run: Path) -> list[str]:
     p = run / "check" / "check.md"
     if _manifest(run, "check") is None:
         return lines + ["_not run yet_", ""]
-    return lines + (_include(p) or ["```", (run / "check" / "check.json").read_text("utf-8")[:4000], "```", ""])
+    return lines + _include(p)
 
 
 def build_report(run: str | Path, outcomes: list | None = None) -> str:

@@ -153,7 +153,7 @@ def _progress(items: list, enabled: bool, desc: str):
         return items
     from tqdm.auto import tqdm
 
-    return tqdm(items, desc=desc, unit="night")
+    return tqdm(items, desc=desc, unit="night", disable=None)
 
 
 def load_dataset(cfg, progress: bool = True) -> Dataset:

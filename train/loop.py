@@ -151,7 +151,7 @@ def fit(
     t0 = time.perf_counter() - st.get("wall_s", 0.0)
     start = n_epochs if st.get("stopped") else len(history)
     for epoch in range(start, n_epochs):
-        with tqdm(total=len(train), desc=f"{desc} {epoch + 1}/{n_epochs}", unit="seq", leave=False) as bar:
+        with tqdm(total=len(train), desc=f"{desc} {epoch + 1}/{n_epochs}", unit="seq", leave=False, disable=None) as bar:
             loss = _train_one_epoch(model, train, opt, loss_fn, cfg, epoch, dev, bar)
         val_m = _strip(evaluate(model, val, device=str(dev)))
         history.append({"epoch": epoch + 1, "train_loss": loss, "val_accuracy": val_m["accuracy"],

@@ -4,11 +4,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sleepedge.runfolder import MANIFEST_NAME, atomic_write_json, prepare_stage_dir, write_manifest
+from sleepedge.runfolder import MANIFEST_NAME, atomic_write_json, atomic_write_text, prepare_stage_dir, write_manifest
 
 from .evaluate import CheckResult
 from .gate import check_budget
 from .load import load_budget
+from .report import summary_markdown
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +18,7 @@ def record_check_stage(run_dir: str | Path, budget: str | Path, *, models: list[
                        targets: list[str] | None = None, overwrite: bool = False) -> CheckResult:
     """Check a run folder against a budget and record it as the run's ``check`` stage.
 
-    Writes ``RUN/check/check.json`` (the result) and then ``RUN/check/manifest.json`` (its parent is
+    Writes ``RUN/check/check.json`` (the result), ``check.md`` (its table) and then ``RUN/check/manifest.json`` (its parent is
     ``RUN/bench`` when the bench finished, else ``RUN/export``). A failed budget is a result, not an
     exception: the caller reads ``result.verdict`` / ``result.passed``.
 
@@ -42,10 +43,11 @@ def record_check_stage(run_dir: str | Path, budget: str | Path, *, models: list[
     result = check_budget(b, run_dir, models=models, targets=targets)
     stage_dir = prepare_stage_dir(run_dir, "check", overwrite=overwrite)
     out = atomic_write_json(stage_dir / "check.json", result.to_dict(), overwrite=True)
+    md = atomic_write_text(stage_dir / "check.md", summary_markdown(result), overwrite=True)
     parent = next((run_dir / s for s in ("bench", "export") if (run_dir / s / MANIFEST_NAME).is_file()), None)
     write_manifest(
         stage_dir, "check",
-        outputs={"check": out},
+        outputs={"check": out, "check_md": md},
         inputs={f"budget{i or ''}": f for i, f in enumerate(b.files)},
         parent=parent,
         config={"budget": str(budget), "models": result.models, "targets": result.targets,

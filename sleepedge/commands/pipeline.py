@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sleepedge.pipeline import STAGES, outcome_table, run_pipeline
+    from sleepedge.pipeline import STAGES, budget_verdict, outcome_table, run_pipeline
 
     if args.budget:
         args.overrides.append(f"check.budget={args.budget}")
@@ -34,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"unknown stage(s) {unknown}; known: {', '.join(STAGES)}")
     outcomes = run_pipeline(args.out, cfg, overwrite=args.overwrite, stages=tuple(s for s in STAGES if s in wanted))
     print(outcome_table(outcomes))
+    verdict = budget_verdict(args.out)
+    if verdict:
+        print(f"budget ({cfg.check.budget or cfg.check.preset}): {verdict}  (details: {args.out}/check/check.md)")
     print(f"report: {args.out}/report.md")
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:

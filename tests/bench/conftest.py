@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sleepedge.firmware_bench import BenchSettings
+from bench_fixtures import fast_settings  # noqa: F401  (re-exported for fixtures below)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -17,13 +17,6 @@ def _builder():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def fast_settings(**kw) -> BenchSettings:
-    """Seconds-long bench settings for tests."""
-    base = dict(min_time_s=0.05, min_runs=3, rounds=2, warmup=1, runtimes=["onnxruntime"], worker_timeout_s=120)
-    base.update(kw)
-    return BenchSettings(**base)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import fast_settings
+from bench_fixtures import fast_settings
 
 from sleepedge.firmware_bench import prediction_key, run_bench
 from sleepedge.runfolder import StageExistsError, read_manifest

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import tflite_bytes
+from check_fixtures import tflite_bytes
 
 import sleepedge.cli
 

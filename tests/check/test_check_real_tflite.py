@@ -8,7 +8,6 @@ from sleepedge.budget import check_budget
 @pytest.fixture(scope="module")
 def tiny_tflite(tmp_path_factory):
     import tensorflow as tf  # CI has it (marker `tensorflow`): a missing install fails, it does not skip
-    tf.config.threading.set_intra_op_parallelism_threads(1)
     model = tf.keras.Sequential([tf.keras.Input(shape=(16,)), tf.keras.layers.Dense(8, activation="relu"),
                                  tf.keras.layers.Dense(5)])
     data = tf.lite.TFLiteConverter.from_keras_model(model).convert()

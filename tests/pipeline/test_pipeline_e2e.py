@@ -1,0 +1,88 @@
+"""The main job end to end on the tiny preset: every stage, every report section, resume, failure."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from sleepedge.config import load_config
+from sleepedge.pipeline import STAGES, run_pipeline
+
+pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """One tiny pipeline run (synthetic data, ~2-4 min on 2 cores), shared by the tests below."""
+    run = tmp_path_factory.mktemp("pipeline") / "run"
+    cfg = load_config("tiny")
+    outcomes = run_pipeline(run, cfg)
+    return run, cfg, outcomes
+
+
+def test_every_stage_ran(tiny_run):
+    run, _, outcomes = tiny_run
+    assert [(o.stage, o.status) for o in outcomes] == [(s, "done") for s in STAGES], outcomes
+    for stage in STAGES:
+        assert (run / stage / "manifest.json").is_file()
+
+
+def test_report_has_every_section(tiny_run):
+    run, _, _ = tiny_run
+    report = (run / "report.md").read_text()
+    assert "SYNTHETIC" in report
+    for heading in ("## 1. Baseline training", "## 2. Two-stage compression", "## 3. Export",
+                    "## 4. Benchmark", "## 5. Budget check"):
+        assert heading in report
+    assert "_not run yet_" not in report
+    for image in ("train/confusion.png", "train/hypnogram.png", "compress/fig_stage1.png",
+                  "compress/fig_stage2.png", "bench/latency_vs_size.png"):
+        assert f"]({image})" in report and (run / image).is_file()
+    assert "device:" in report
+
+
+def test_rerun_skips_finished_stages(tiny_run):
+    run, cfg, _ = tiny_run
+    outcomes = run_pipeline(run, cfg)
+    assert [o.status for o in outcomes] == ["skipped"] * len(STAGES)
+
+
+def test_interrupted_pipeline_resumes_from_last_completed_stage(tiny_run, tmp_path):
+    run, cfg, _ = tiny_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    for stage in ("bench", "check"):  # as if the run had stopped during bench
+        shutil.rmtree(copy / stage)
+    outcomes = run_pipeline(copy, cfg, stages=("train", "compress", "export", "bench"))
+    assert [o.status for o in outcomes] == ["skipped", "skipped", "skipped", "done"]
+    assert json.loads((copy / "bench" / "results.json").read_text())
+
+
+def test_failed_stage_stops_and_keeps_earlier_results(tiny_run, tmp_path, monkeypatch):
+    import sleepedge.pipeline as pl
+
+    run, cfg, _ = tiny_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    shutil.rmtree(copy / "export")
+    shutil.rmtree(copy / "bench")
+    shutil.rmtree(copy / "check")
+
+    def boom(run_dir, cfg):
+        raise RuntimeError("converter exploded")
+
+    monkeypatch.setitem(pl.RUNNERS, "export", boom)
+    outcomes = run_pipeline(copy, cfg)
+    assert [(o.stage, o.status) for o in outcomes] == [("train", "skipped"), ("compress", "skipped"), ("export", "failed")]
+    assert "converter exploded" in outcomes[-1].error
+    assert (copy / "compress" / "manifest.json").is_file() and not (copy / "bench").exists()
+    assert "## 3. Export" in (copy / "report.md").read_text()
+
+
+def test_rerun_with_other_config_is_refused(tiny_run):
+    from sleepedge.config import ConfigError
+
+    run, _, _ = tiny_run
+    with pytest.raises(ConfigError, match="train.epochs"):
+        run_pipeline(run, load_config("tiny", ["train.epochs=9"]))

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from sleepedge.errors import DataError
-from sleepedge.runfolder import ManifestError, output_path, read_manifest, resolve_entry, sha256_file
+from sleepedge.runfolder import ManifestError, output_path, read_manifest, verified_file
 
 from .runtimes import ONNXRUNTIME, TFLITE_RUNTIMES, TORCH, is_installed, resolve_tflite
 from .settings import BenchSettings
@@ -73,20 +73,15 @@ def locate_test_sample(run_dir: Path) -> Path:
     """``RUN/train``'s ``test`` output, else the ``test`` entry of ``RUN/bundle.json`` (sha256 checked)."""
     run_dir = Path(run_dir)
     if (run_dir / "train" / "manifest.json").is_file():
-        train_dir = run_dir / "train"
-        manifest = read_manifest(train_dir, verify=False)
-        path = output_path(train_dir, manifest, "test")
+        base = run_dir / "train"
+        manifest = read_manifest(base, verify=False)
+        output_path(base, manifest, "test")  # a clear ManifestError when the output is not listed
         entry = manifest["outputs"]["test"]
     elif (run_dir / BUNDLE_MANIFEST).is_file():
-        entry = json.loads((run_dir / BUNDLE_MANIFEST).read_text("utf-8"))["test"]
-        path = resolve_entry(run_dir, entry)
+        base, entry = run_dir, json.loads((run_dir / BUNDLE_MANIFEST).read_text("utf-8"))["test"]
     else:
         raise ManifestError(f"{run_dir}: neither train/manifest.json nor {BUNDLE_MANIFEST}: where is the test sample?")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: test sample not found")
-    if sha256_file(path) != entry["sha256"]:
-        raise ManifestError(f"{path}: test sample does not match the sha256 in its manifest")
-    return path
+    return verified_file(base, entry, "test sample")
 
 
 def load_test_sample(path: Path, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -180,9 +175,4 @@ def _checkpoint_path(run_dir: Path, export_dir: Path, manifest: dict[str, Any], 
             raise ManifestError(f"{stage_dir / 'manifest.json'}: no output named {name!r}")
     else:
         raise ManifestError(f"no PyTorch checkpoint recorded for model {model!r} in {run_dir}")
-    path = resolve_entry(stage_dir, entry)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint of model {model!r} not found")
-    if sha256_file(path) != entry["sha256"]:
-        raise ManifestError(f"{path}: checkpoint changed since the export (sha256 mismatch)")
-    return path
+    return verified_file(stage_dir, entry, f"checkpoint of model {model!r}")

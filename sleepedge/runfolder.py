@@ -198,5 +198,15 @@ def output_path(stage_dir: str | Path, manifest: dict[str, Any], name: str) -> P
         raise ManifestError(f"{Path(stage_dir) / MANIFEST_NAME}: no output named {name!r}") from None
 
 
+def verified_file(stage_dir: str | Path, entry: dict[str, Any], what: str) -> Path:
+    """Path of one manifest file entry, checked to exist and to match its recorded sha256."""
+    path = resolve_entry(stage_dir, entry)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: {what} not found")
+    if sha256_file(path) != entry["sha256"]:
+        raise ManifestError(f"{path}: {what} changed since its manifest was written (sha256 mismatch)")
+    return path
+
+
 def is_stage_done(run_dir: str | Path, stage: str) -> bool:
     return (Path(run_dir) / stage / MANIFEST_NAME).is_file()

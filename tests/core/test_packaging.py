@@ -34,3 +34,20 @@ def test_installed_subpackages_come_from_the_stage_folders():
     for mod, folder in [(sleepedge.models, "models"), (sleepedge.train, "train"), (sleepedge.compress, "compress"),
                         (sleepedge.export, "export"), (sleepedge.firmware_bench, "firmware_bench")]:
         assert Path(mod.__file__).resolve().parent == REPO / folder
+
+
+def test_wheel_holds_every_subpackage_and_data_file(tmp_path):
+    """A non-editable install (what a board gets) must carry the CLI, the presets and the budgets."""
+    import subprocess
+    import sys
+    import zipfile
+
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(REPO)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (wheel,) = tmp_path.glob("sleepedge-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for pkg in ["sleepedge", *CORE_SUBPACKAGES, *(f"sleepedge.{s}" for s in STAGES)]:
+        assert f"{pkg.replace('.', '/')}/__init__.py" in names, pkg
+    for data in ("presets/quick.toml", "presets/paper.toml", "presets/tiny.toml", "budgets/nrf52840.toml", "budgets/wearable.toml"):
+        assert f"sleepedge/{data}" in names, data

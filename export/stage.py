@@ -9,7 +9,7 @@ import numpy as np
 
 from sleepedge.errors import DataError
 from sleepedge.runfolder import (
-    MANIFEST_NAME, ManifestError, StageExistsError, atomic_write_text, output_path, prepare_stage_dir,
+    MANIFEST_NAME, ManifestError, StageExistsError, atomic_write_text, dataset_of, dataset_title, output_path, prepare_stage_dir,
     read_manifest, sha256_file, write_manifest,
 )
 
@@ -91,7 +91,9 @@ def export_models(models: dict[str, Path], test_npz: Path, calib_npz: Path, out:
     rows: list[dict[str, Any]] = []
     for name, ckpt in models.items():
         rows += export_checkpoint(ckpt, out, calib_x, test_x, test_y, cfg, name, overwrite=overwrite)
-    md = atomic_write_text(out / "formats.md", formats_markdown(rows), overwrite=True)
+    dataset = dataset_of(parent) if parent is not None else {}
+    title = f"Export formats: {dataset_title(dataset)}" if dataset_title(dataset) else "Export formats"
+    md = atomic_write_text(out / "formats.md", formats_markdown(rows, title), overwrite=True)
     # The test sample stays a manifest *input* (RUN/train/test.npz, sha256 recorded): every output must lie
     # inside the export folder, because the bench packs the outputs into a board bundle.
     outputs: dict[str, Path] = {"formats_md": md}
@@ -101,7 +103,7 @@ def export_models(models: dict[str, Path], test_npz: Path, calib_npz: Path, out:
         if r.get("c_source"):
             outputs[f"{r['model']}/c_source"], outputs[f"{r['model']}/c_header"] = out / r["c_source"], out / r["c_header"]
     write_manifest(out, "export", outputs=outputs, inputs={**models, "test": test_npz, "calib": calib_npz},
-                   parent=parent, config=cfg.to_dict() if hasattr(cfg, "to_dict") else {},
+                   parent=parent, config=cfg.to_dict() if hasattr(cfg, "to_dict") else {}, dataset=dataset,
                    metrics={"rows": rows, "calib_sequences_used": len(calib_x)})
     return out
 

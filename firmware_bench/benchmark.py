@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from sleepedge.runfolder import atomic_write_bytes, atomic_write_json, atomic_write_text, prepare_stage_dir, write_manifest
+from sleepedge.runfolder import (
+    atomic_write_bytes, atomic_write_json, atomic_write_text, dataset_of, dataset_title, prepare_stage_dir, write_manifest,
+)
 
 from .bundle import unpack_bundle
 from .device import bench_device
@@ -65,6 +67,9 @@ def run_bench(run_dir: str | Path, settings: BenchSettings, overwrite: bool = Fa
 def write_outputs(bench_dir: Path, rows: list[dict[str, Any]], logits: dict[str, np.ndarray], settings: BenchSettings,
                   title: str, export_dir: Path, test_path: Path) -> None:
     """results.json/.csv/.md, predictions.npz, the plot, then the manifest (last)."""
+    dataset = dataset_of(export_dir)
+    if dataset_title(dataset):
+        title = f"{title}: {dataset_title(dataset)}"
     outputs = {
         "results_json": atomic_write_json(bench_dir / "results.json", rows, overwrite=True),
         "results_csv": atomic_write_text(bench_dir / "results.csv", rows_to_csv(rows), overwrite=True),
@@ -80,7 +85,8 @@ def write_outputs(bench_dir: Path, rows: list[dict[str, Any]], logits: dict[str,
     summary = {"rows": len(rows), "ok": sum(r["status"] == "ok" for r in rows), "reference": settings.reference,
                "emulated": bool(rows and rows[0]["emulated"])}
     write_manifest(bench_dir, "bench", outputs=outputs, inputs={"test": test_path}, parent=export_dir,
-                   config={"bench": settings.to_dict()}, metrics=summary, extra={"device": rows[0]["device"] if rows else {}})
+                   config={"bench": settings.to_dict()}, metrics=summary, dataset=dataset,
+                   extra={"device": rows[0]["device"] if rows else {}})
 
 
 def prediction_key(row_key: str) -> str:

@@ -208,5 +208,24 @@ def verified_file(stage_dir: str | Path, entry: dict[str, Any], what: str) -> Pa
     return path
 
 
+def dataset_of(stage_dir: str | Path) -> dict[str, Any]:
+    """The ``dataset`` record of a stage's manifest (``{}`` when absent), without verifying checksums.
+
+    Stages copy it from their parent so every table, figure and manifest can say SYNTHETIC or real.
+    """
+    mp = Path(stage_dir) / MANIFEST_NAME
+    if not mp.is_file():
+        return {}
+    return json.loads(mp.read_text("utf-8")).get("dataset") or {}
+
+
+def dataset_title(dataset: dict[str, Any]) -> str:
+    """Short label for titles: the dataset's ``label``, else its name, with SYNTHETIC spelled out."""
+    label = dataset.get("label") or dataset.get("name") or ""
+    if dataset.get("synthetic") and "SYNTHETIC" not in label:
+        label = f"SYNTHETIC data ({label})" if label else "SYNTHETIC data"
+    return label
+
+
 def is_stage_done(run_dir: str | Path, stage: str) -> bool:
     return (Path(run_dir) / stage / MANIFEST_NAME).is_file()

@@ -4,7 +4,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sleepedge.runfolder import MANIFEST_NAME, atomic_write_json, atomic_write_text, prepare_stage_dir, write_manifest
+from sleepedge.runfolder import (
+    MANIFEST_NAME, atomic_write_json, atomic_write_text, dataset_of, dataset_title, prepare_stage_dir, write_manifest,
+)
 
 from .evaluate import CheckResult
 from .gate import check_budget
@@ -12,6 +14,11 @@ from .load import load_budget
 from .report import summary_markdown
 
 log = logging.getLogger(__name__)
+
+
+def parent_dir(run_dir: Path) -> Path | None:
+    """The stage the check reads last: ``RUN/bench`` when finished, else ``RUN/export``."""
+    return next((run_dir / s for s in ("bench", "export") if (run_dir / s / MANIFEST_NAME).is_file()), None)
 
 
 def record_check_stage(run_dir: str | Path, budget: str | Path, *, models: list[str] | None = None,
@@ -43,11 +50,13 @@ def record_check_stage(run_dir: str | Path, budget: str | Path, *, models: list[
     result = check_budget(b, run_dir, models=models, targets=targets)
     stage_dir = prepare_stage_dir(run_dir, "check", overwrite=overwrite)
     out = atomic_write_json(stage_dir / "check.json", result.to_dict(), overwrite=True)
-    md = atomic_write_text(stage_dir / "check.md", summary_markdown(result), overwrite=True)
-    parent = next((run_dir / s for s in ("bench", "export") if (run_dir / s / MANIFEST_NAME).is_file()), None)
+    dataset = dataset_of(parent_dir(run_dir)) if parent_dir(run_dir) else {}
+    label = f"Measured on: {dataset_title(dataset)}\n\n" if dataset_title(dataset) else ""
+    md = atomic_write_text(stage_dir / "check.md", label + summary_markdown(result), overwrite=True)
+    parent = parent_dir(run_dir)
     write_manifest(
         stage_dir, "check",
-        outputs={"check": out, "check_md": md},
+        outputs={"check": out, "check_md": md}, dataset=dataset,
         inputs={f"budget{i or ''}": f for i, f in enumerate(b.files)},
         parent=parent,
         config={"budget": str(budget), "models": result.models, "targets": result.targets,

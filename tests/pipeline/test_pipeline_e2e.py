@@ -42,6 +42,15 @@ def test_report_has_every_section(tiny_run):
     assert "device:" in report
 
 
+def test_every_table_and_manifest_says_synthetic(tiny_run):
+    run, _, _ = tiny_run
+    for table in ("compress/sweep.md", "export/formats.md", "bench/results.md", "check/check.md"):
+        assert "SYNTHETIC" in (run / table).read_text(), table
+    for stage in STAGES:
+        manifest = json.loads((run / stage / "manifest.json").read_text())
+        assert manifest["dataset"].get("synthetic") is True, stage
+
+
 def test_rerun_skips_finished_stages(tiny_run):
     run, cfg, _ = tiny_run
     outcomes = run_pipeline(run, cfg)

@@ -1,4 +1,4 @@
-"""Sequences of consecutive 30-s epochs, the unit the BiLSTM sees, and class-stratified samples of them."""
+"""Sequences of consecutive 30-s epochs, the unit the BiLSTM sees."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -60,32 +60,3 @@ def make_sequences(nights: Sequence, seq_len: int) -> SequenceData:
     if not xs:
         raise ValueError(f"no night has {seq_len} epochs or more")
     return SequenceData(np.concatenate(xs).astype(np.float32, copy=False), np.concatenate(ys).astype(np.int64), recs)
-
-
-def stratified_sample(y: np.ndarray, n: int, seed: int, n_classes: int = 5) -> np.ndarray:
-    """Indices of ``n`` sequences whose epochs cover the classes as evenly as the data allows.
-
-    Greedy: repeatedly take a random not-yet-chosen sequence that contains the class currently least
-    represented in the sample. Written by hand because sequences hold several labels each, which
-    library stratifiers (one label per sample) do not model.
-    """
-    rng = np.random.default_rng(seed)
-    n = min(n, len(y))
-    counts = np.zeros(n_classes, dtype=np.int64)
-    has = np.stack([(y == c).any(axis=1) for c in range(n_classes)], axis=1)  # (N, C)
-    available = np.ones(len(y), dtype=bool)
-    chosen: list[int] = []
-    present = has.any(axis=0)
-    while len(chosen) < n:
-        order = np.argsort(np.where(present, counts, np.iinfo(np.int64).max), kind="stable")
-        for c in order:
-            pool = np.flatnonzero(available & has[:, c])
-            if pool.size:
-                break
-        else:
-            pool = np.flatnonzero(available)
-        pick = int(rng.choice(pool))
-        chosen.append(pick)
-        available[pick] = False
-        counts += np.bincount(y[pick], minlength=n_classes)
-    return np.asarray(sorted(chosen), dtype=np.int64)

@@ -17,7 +17,9 @@ from sleepedge.config import Config, config_from_dict
 from sleepedge.runfolder import atomic_write_json, output_path, prepare_stage_dir, read_manifest, write_manifest
 from sleepedge.seeding import seed_everything
 
-from .sequences import SequenceData, make_sequences, stratified_sample
+from sleepedge.export.calibration import stratified_sequences
+
+from .sequences import SequenceData, make_sequences
 from .splits import kfold_split, nights_of, split_subjects
 
 log = logging.getLogger(__name__)
@@ -96,7 +98,8 @@ def run_train_stage(run_dir: str | Path, cfg: Config, overwrite: bool = False) -
         "metrics": atomic_write_json(stage_dir / "metrics.json", metrics, overwrite=True),
         "split": atomic_write_json(stage_dir / "split.json", split, overwrite=True),
         "test": data["test"].save(stage_dir / "test.npz", overwrite=True),
-        "calib": data["train"].subset(stratified_sample(data["train"].y, cfg.export.calib_sequences, cfg.train.seed)).save(stage_dir / "calib.npz", overwrite=True),
+        "calib": data["train"].subset(stratified_sequences(data["train"].y, cfg.export.calib_sequences, seed=cfg.train.seed))
+        .save(stage_dir / "calib.npz", overwrite=True),
     }
     out.update(_figures(stage_dir, test_m, data["test"], ds_info["label"]))
     path = write_manifest(stage_dir, STAGE, outputs=out, config=cfg_d, metrics=metrics, dataset=ds_info, seed=cfg.train.seed, split=split)

@@ -6,7 +6,7 @@ import torch
 from sleepedge.config import TrainConfig
 from sleepedge.models import DeepSleepNet, get_arch
 from sleepedge.train.loop import class_weights, evaluate, fit
-from sleepedge.train.sequences import SequenceData, make_sequences, stratified_sample
+from sleepedge.train.sequences import SequenceData, make_sequences
 
 
 def _toy(n_seq=24, seq=4, seed=0):
@@ -76,11 +76,3 @@ def test_make_sequences_drops_only_tail():
 
     s = make_sequences([N()], 5)
     assert s.x.shape == (4, 5, 1, 3000) and s.y.ravel().tolist() == (np.arange(20) % 5).tolist()
-
-
-def test_stratified_sample_covers_rare_class():
-    y = np.zeros((50, 4), np.int64)
-    y[7, 2] = 1
-    y[30, 0] = 3
-    idx = stratified_sample(y, 5, seed=0)
-    assert {7, 30} <= set(idx.tolist()) and len(idx) == 5

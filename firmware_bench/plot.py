@@ -40,6 +40,12 @@ def plot_latency_vs_size(rows: list[dict[str, Any]], path: Path, title: str = ""
                         textcoords="offset points", xytext=(5, 4), fontsize=7)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    for axis in (ax.xaxis, ax.yaxis):  # ticks at 1-2-5 with plain numbers (default minor labels overlap)
+        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FormatStrFormatter("%g"))
+        axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("model file size (MiB)")
     ax.set_ylabel("p50 latency per 30-s epoch (ms)")
     emulated = " [EMULATED, not board figures]" if ok[0]["device"].get("emulated") else ""

@@ -35,7 +35,7 @@ class DataConfig:
     n_folds: int = 20
     split_seed: int = 0
     synthetic_subjects: int = 10  # synthetic only: subjects (two nights each)
-    synthetic_hours: float = 2.0  # synthetic only: hours of sleep per night (trimmed wake excluded)
+    synthetic_hours: float = 2.0  # synthetic only: hours of sleep period per night (wake margins excluded); 0 = drawn from real nights
     synthetic_seed: int = 0  # synthetic only: generator seed (nights are a function of seed, subject, night)
     resample: bool = False  # resample a channel recorded at another rate to sfreq (otherwise refuse it)
 

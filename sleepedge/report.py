@@ -77,10 +77,13 @@ def _compress_section(run: Path) -> list[str]:
     lines = ["## 2. Two-stage compression", ""]
     if m is None:
         return lines + ["_not run yet_", ""]
-    sel = m.get("metrics", {}).get("selected", {})
-    if sel:
-        lines += ["Selected model: " + ", ".join(f"{k} = {v}" for k, v in sel.items()), ""]
-    return lines + _include(run / "compress" / "sweep.md") + _image(run, "compress/fig_stage1.png", "stage 1") + _image(run, "compress/fig_stage2.png", "stage 2")
+    return (lines + _include(run / "compress" / "sweep.md") + _image(run, "compress/fig_stage1.png", "stage 1")
+            + _image(run, "compress/fig_stage2.png", "stage 2") + _demote(_include(run / "compress" / "recipes.md")))
+
+
+def _demote(lines: list[str]) -> list[str]:
+    """An included document's ``# title`` as a ``###`` heading inside its section."""
+    return [("##" + ln) if ln.startswith("# ") else ln for ln in lines]
 
 
 def _export_section(run: Path) -> list[str]:

@@ -35,12 +35,12 @@ def check_arrays(x: np.ndarray, y: np.ndarray | None, epoch_samples: int, what: 
         raise DataError(f"{what}: labels of shape {np.shape(y)} do not match x {x.shape[:2]}")
 
 
-def pick_test(x: np.ndarray, y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` evenly spaced test sequences (all when ``n`` is 0 or too large)."""
+def pick_test(x: np.ndarray, y: np.ndarray, n: int, subjects: np.ndarray | None = None) -> tuple:
+    """``(x, y, subjects)`` of ``n`` evenly spaced test sequences (all when ``n`` is 0 or too large)."""
     if n <= 0 or n >= len(x):
-        return x, y
+        return x, y, subjects
     idx = np.linspace(0, len(x) - 1, n).round().astype(int)
-    return x[idx], y[idx]
+    return x[idx], y[idx], None if subjects is None else subjects[idx]
 
 
 def model_info(model, seq_len: int) -> dict[str, Any]:
@@ -75,7 +75,7 @@ def _tflite_row(row, fmt, job: Onnx2TfJob, model_dir: Path, root: Path, test, re
     if not job.ok or src is None:
         return fail(row, job.reason or f"onnx2tf wrote no *_{fmt.onnx2tf_output}.tflite")
     dst = atomic_copy(src, model_dir / f"{fmt.name}{fmt.suffix}", overwrite=overwrite)
-    return check_file(row, fmt, dst, root, test[0], test[1], ref, tol)
+    return check_file(row, fmt, dst, root, test[0], test[1], ref, tol, subjects=test[2])
 
 
 def _microcontroller_view(row: dict, path: Path, test_x: np.ndarray, ecfg, overwrite: bool) -> None:
@@ -91,7 +91,8 @@ def _microcontroller_view(row: dict, path: Path, test_x: np.ndarray, ecfg, overw
 
 
 def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, calib_x: np.ndarray, test_x: np.ndarray,
-                      test_y: np.ndarray, cfg, model_name: str = "model", overwrite: bool = False) -> list[dict]:
+                      test_y: np.ndarray, cfg, model_name: str = "model", overwrite: bool = False,
+                      test_subjects: np.ndarray | None = None) -> list[dict]:
     """Export ``checkpoint`` to every format of ``cfg.export.formats`` and check each file.
 
     Parameters
@@ -125,7 +126,7 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, calib_x: np.n
     check_arrays(calib_x, None, model.arch.epoch_samples, "calibration data")
     if calib_x.shape[1] != test_x.shape[1]:
         raise DataError(f"calibration sequences have {calib_x.shape[1]} epochs, test sequences {test_x.shape[1]}")
-    test = pick_test(test_x, test_y, ecfg.test_sequences)
+    test = pick_test(test_x, test_y, ecfg.test_sequences, test_subjects)
     ref = torch_logits(model, test[0])
     info = model_info(model, int(test_x.shape[1]))
     model_dir, work = root / model_name, root / model_name / ".work"
@@ -147,7 +148,8 @@ def _export_all(model, fmts, name, info, model_dir, work, root, calib_x, test, r
         return [fail(r, f"ONNX export failed: {type(exc).__name__}: {exc}") for r in rows.values()]
     if onnx_fmt:
         rows["onnx_fp32"]["convert_s"] = round(time.perf_counter() - t0, 3)
-        check_file(rows["onnx_fp32"], FORMATS["onnx_fp32"], onnx_path, root, test[0], test[1], ref, ecfg.parity_tol)
+        check_file(rows["onnx_fp32"], FORMATS["onnx_fp32"], onnx_path, root, test[0], test[1], ref, ecfg.parity_tol,
+                   subjects=test[2])
     jobs = onnx2tf_jobs(onnx_path, work, fmts, calib_x, ecfg.timeout_s)
     for fmt in fmts:
         if fmt.name not in jobs:
@@ -174,9 +176,15 @@ def _int8_vs_fp32(rows: dict[str, dict]) -> None:
 
     The fp32 reference is the TFLite fp32 row when it is ok, else the ONNX row.
     """
+    from sleepedge.stats import cms_from_json, paired_delta_ci
+
     ref = next((rows[n] for n in ("tflite_fp32", "onnx_fp32") if rows.get(n, {}).get("status") == "ok"), None)
     for r in rows.values():
         if ref is not None and r["precision"] == "int8" and r["status"] == "ok":
             r["fp32_reference"] = ref["format"]
             r["accuracy_delta_vs_fp32"] = r["accuracy"] - ref["accuracy"]
             r["macro_f1_delta_vs_fp32"] = r["macro_f1"] - ref["macro_f1"]
+            if r.get("subject_confusion") and ref.get("subject_confusion"):  # paired over the test subjects, in points
+                d = paired_delta_ci(cms_from_json(ref["subject_confusion"]), cms_from_json(r["subject_confusion"]))
+                r["accuracy_delta_vs_fp32_ci"] = [d["accuracy"]["lo"], d["accuracy"]["hi"]]
+                r["macro_f1_delta_vs_fp32_ci"] = [d["macro_f1"]["lo"], d["macro_f1"]["hi"]]

@@ -42,7 +42,8 @@ def fail(row: dict[str, Any], reason: str) -> dict[str, Any]:
 
 
 def check_file(row: dict[str, Any], fmt: ExportFormat, path: Path, export_root: Path,
-               test_x: np.ndarray, test_y: np.ndarray, ref_logits: np.ndarray, tol: float | None) -> dict[str, Any]:
+               test_x: np.ndarray, test_y: np.ndarray, ref_logits: np.ndarray, tol: float | None,
+               subjects: np.ndarray | None = None) -> dict[str, Any]:
     """Fill ``row`` for the exported ``path``: size, op list, runtime scores, parity against PyTorch.
 
     Parameters
@@ -59,6 +60,9 @@ def check_file(row: dict[str, Any], fmt: ExportFormat, path: Path, export_root: 
         PyTorch logits for ``test_x``.
     tol : float or None
         Parity tolerance (max abs logit difference); None = report only.
+    subjects : ndarray or None
+        Subject of each test sequence: the row then keeps one confusion matrix per subject
+        (``subject_confusion``), for paired comparisons between formats.
     """
     row.update(file=path.relative_to(export_root).as_posix(), file_bytes=path.stat().st_size, parity_tol=tol)
     try:
@@ -72,6 +76,10 @@ def check_file(row: dict[str, Any], fmt: ExportFormat, path: Path, export_root: 
         logits = runtime_logits(fmt.runtime, path, test_x)
         row["parity_max_abs"] = max_abs_diff(logits, ref_logits)
         row.update(score(logits, test_y, ref_logits.argmax(-1)))
+        if subjects is not None:
+            from sleepedge.stats import cms_to_json, subject_confusions
+
+            row["subject_confusion"] = cms_to_json(subject_confusions(test_y, logits.argmax(-1), subjects))
     except Exception as exc:  # a file its runtime cannot run is a failed row, not a dead export
         return fail(row, f"{fmt.runtime} could not run {path.name}: {type(exc).__name__}: {exc}")
     if tol is not None and row["parity_max_abs"] > tol:

@@ -13,7 +13,7 @@ from sleepedge.runfolder import (
     read_manifest, sha256_file, write_manifest,
 )
 
-from .calibration import calibration_sample
+from .calibration import calibration_sample, clip_range
 from .checkpoint_export import export_checkpoint, export_section
 from .report import formats_markdown
 
@@ -30,6 +30,12 @@ def load_sequences(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         if missing:
             raise DataError(f"{path}: lacks array(s) {sorted(missing)} (has {z.files})")
         return z["x"].astype(np.float32, copy=False), z["y"].astype(np.int64, copy=False)
+
+
+def load_subjects(path: str | Path) -> np.ndarray | None:
+    """The ``subject`` of each sequence of a ``test.npz`` (None for files written before it was recorded)."""
+    with np.load(path) as z:
+        return z["subject"].astype(np.int64) if "subject" in z.files else None
 
 
 def _check_parent_link(child_dir: Path, child: dict[str, Any], parent_dir: Path) -> None:
@@ -86,11 +92,17 @@ def export_models(models: dict[str, Path], test_npz: Path, calib_npz: Path, out:
     ecfg = export_section(cfg)
     test_x, test_y = load_sequences(test_npz)
     cx, cy = load_sequences(calib_npz)
-    calib_x = calibration_sample(cx, cy, ecfg.calib_sequences, seed=ecfg.calib_seed)
-    log.info("calibration: %d of %d training sequences (class-stratified)", len(calib_x), len(cx))
+    calib_x, clip_uv = clip_range(calibration_sample(cx, cy, ecfg.calib_sequences, seed=ecfg.calib_seed),
+                                  ecfg.calib_clip_percentile)
+    log.info("calibration: %d of %d training sequences (class-stratified), input range clipped at %s", len(calib_x), len(cx),
+             f"+-{clip_uv:.0f} uV (percentile {ecfg.calib_clip_percentile:g} of |x|)" if clip_uv else "no bound (min/max)")
     rows: list[dict[str, Any]] = []
     for name, ckpt in models.items():
-        rows += export_checkpoint(ckpt, out, calib_x, test_x, test_y, cfg, name, overwrite=overwrite)
+        rows += export_checkpoint(ckpt, out, calib_x, test_x, test_y, cfg, name, overwrite=overwrite,
+                                  test_subjects=load_subjects(test_npz))
+    for r in rows:
+        if r["precision"] == "int8":
+            r["calib_clip_uv"] = clip_uv
     dataset = dataset_of(parent) if parent is not None else {}
     title = f"Export formats: {dataset_title(dataset)}" if dataset_title(dataset) else "Export formats"
     md = atomic_write_text(out / "formats.md", formats_markdown(rows, title), overwrite=True)
@@ -104,7 +116,7 @@ def export_models(models: dict[str, Path], test_npz: Path, calib_npz: Path, out:
             outputs[f"{r['model']}/c_source"], outputs[f"{r['model']}/c_header"] = out / r["c_source"], out / r["c_header"]
     write_manifest(out, "export", outputs=outputs, inputs={**models, "test": test_npz, "calib": calib_npz},
                    parent=parent, config=cfg.to_dict() if hasattr(cfg, "to_dict") else {}, dataset=dataset,
-                   metrics={"rows": rows, "calib_sequences_used": len(calib_x)})
+                   metrics={"rows": rows, "calib_sequences_used": len(calib_x), "calib_clip_uv": clip_uv})
     return out
 
 

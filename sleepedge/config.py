@@ -39,6 +39,8 @@ class DataConfig:
     synthetic_hours: float = 2.0  # synthetic only: hours of sleep period per night (wake margins excluded); 0 = drawn from real nights
     synthetic_seed: int = 0  # synthetic only: generator seed (nights are a function of seed, subject, night)
     resample: bool = False  # resample a channel recorded at another rate to sfreq (otherwise refuse it)
+    # synthetic only: subjects with one night (Sleep-EDF-20's subject 13 has one: 39 nights), after the keys above
+    synthetic_single_night: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -59,6 +61,10 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # torch CPU threads; 0 = torch default
     max_minutes: float = 0.0  # stop training after this wall time (0 = no limit)
+    # GPU only (train/accelerate.py); a CPU run ignores these three and stays bit-identical:
+    amp: bool = True  # bf16 autocast on CUDA
+    gpu_batch_size: int = 0  # sequences per batch on CUDA; 0 = batch_size
+    gpu_lr_scaling: str = "sqrt"  # lr x (gpu_batch_size / batch_size) ** {none: 0, sqrt: 1/2, linear: 1} on CUDA
 
 
 @dataclass

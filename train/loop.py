@@ -21,6 +21,7 @@ from sleepedge.config import TrainConfig
 from sleepedge.metrics import classification_metrics
 from sleepedge.runfolder import atomic_write_bytes
 
+from . import accelerate
 from .objective import Criterion, Objective, Schedule
 from .sequences import SequenceData
 
@@ -65,6 +66,8 @@ def class_weights(y: np.ndarray, mode: str, n_classes: int = 5) -> torch.Tensor 
 def predict_logits(model: nn.Module, x: np.ndarray, batch_size: int = 64, device: str | torch.device | None = None) -> np.ndarray:
     """Logits ``(N, T, classes)`` for sequences ``x`` in eval mode."""
     dev = torch.device(device) if device is not None else next(model.parameters()).device
+    if accelerate.is_cuda(dev):  # resident data, bf16, one copy back (train/accelerate.py)
+        return accelerate.predict_logits_cuda(model, x, batch_size, dev)
     model.eval().to(dev)
     out = [model(torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size])).to(dev)).cpu().numpy()
            for i in range(0, len(x), batch_size)]
@@ -84,23 +87,21 @@ def _train_one_epoch(model, data, opt, sched, loss_fn, cfg: TrainConfig, epoch: 
     model.train()
     order = np.random.default_rng(cfg.seed * 1009 + epoch).permutation(len(data))
     total, n = 0.0, 0
-    for i in range(0, len(order), cfg.batch_size):
-        idx = np.sort(order[i:i + cfg.batch_size])
-        xb = torch.from_numpy(data.x[idx]).to(dev)
-        yb = torch.from_numpy(data.y[idx]).to(dev)
-        tb = None if teacher is None else torch.from_numpy(teacher[idx]).to(dev).reshape(-1, teacher.shape[-1])
-        logits = model(xb)
-        loss = loss_fn(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1), tb)
+    # CPU: NumPy batches and fp32 as always; CUDA: device-resident batches under bf16 autocast (train/accelerate.py)
+    for xb, yb, tb, size in accelerate.batches(data, teacher, order, cfg.batch_size, dev):
+        with accelerate.autocast(dev, cfg.amp):
+            logits = model(xb)
+            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1), tb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         sched.step()
-        total += float(loss.detach()) * len(idx)
-        n += len(idx)
-        bar.update(len(idx))
-    return total / max(n, 1)
+        total += accelerate.loss_term(loss, size)
+        n += size
+        bar.update(size)
+    return float(total) / max(n, 1)
 
 
 def _save_state(path: Path, state: dict[str, Any]) -> None:
@@ -148,6 +149,8 @@ def fit(
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     dev = select_device(cfg.device)
+    cfg = accelerate.device_config(cfg, dev)  # CUDA only: train.gpu_batch_size and its learning rate
+    accelerate.prepare_device(dev)
     n_epochs = cfg.epochs if epochs is None else epochs
     torch.manual_seed(cfg.seed)
     model.to(dev)

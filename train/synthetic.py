@@ -22,6 +22,7 @@ neurodsp simulates stationary segments per call (and would add a dependency).
 """
 from __future__ import annotations
 
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -152,9 +153,17 @@ def synthetic_night(seed: int, subject: int, night: int, sleep_hours: float, wak
                  epoch_index=np.arange(y.size, dtype=np.int32), source="synthetic")
 
 
+def night_jobs(cfg) -> list[tuple[int, int]]:
+    """``(subject, night)`` of every synthetic night: two per subject, one for ``synthetic_single_night``."""
+    single = set(getattr(cfg, "synthetic_single_night", None) or [])
+    return [(s, k) for s in range(cfg.synthetic_subjects) for k in (1, 2) if not (k == 2 and s in single)]
+
+
 def generator_params(cfg) -> dict:
     """Everything that determines the synthetic nights (for ``Dataset.info`` and manifests)."""
-    return {"version": GENERATOR_VERSION, "seed": cfg.synthetic_seed, "subjects": cfg.synthetic_subjects,
+    single = sorted(getattr(cfg, "synthetic_single_night", None) or [])
+    extra = {"single_night_subjects": single} if single else {}  # absent when unused: older manifests stay equal
+    return {"version": GENERATOR_VERSION, "seed": cfg.synthetic_seed, "subjects": cfg.synthetic_subjects, **extra,
             "nights_per_subject": 2, "sleep_hours": cfg.synthetic_hours, "wake_margin_min": cfg.trim_wake_min,
             "hypnogram": "semi-Markov bouts from Sleep-EDF-20 statistics (train/hypnogram_stats.json, ODC-By 1.0)",
             "sfreq": FS, "profile_uv_rms": PROFILE, "event_rates_per_min": EVENT_RATES,
@@ -162,14 +171,33 @@ def generator_params(cfg) -> dict:
             "eyes_open": EYES_OPEN}
 
 
-def synthetic_dataset(cfg) -> Dataset:
-    """``cfg.synthetic_subjects`` subjects x 2 nights of ``cfg.synthetic_hours`` of sleep (plus wake margins)."""
-    wake_min = max(0.0, float(cfg.trim_wake_min))
-    jobs = [(s, k) for s in range(cfg.synthetic_subjects) for k in (1, 2)]
+_last: dict[str, list[Night]] = {}  # the last generated set of nights, by generator settings (one entry)
+
+
+def _generate(cfg, jobs: list[tuple[int, int]], wake_min: float) -> list[Night]:
+    """The nights of ``jobs``; the last set is kept per process (read-only arrays), so the train and
+    compress stages of one process (or the folds of a k-fold run) do not regenerate a paper-size set."""
+    key = json.dumps([generator_params(cfg), jobs, wake_min], sort_keys=True, default=str)
+    if key in _last:
+        return list(_last[key])
     # numpy/scipy release the GIL in FFTs and array maths, so threads overlap; each night has its own RNG.
-    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
         nights = list(pool.map(lambda j: synthetic_night(cfg.synthetic_seed, j[0], j[1], cfg.synthetic_hours,
                                                          wake_min), jobs))
+    for n in nights:
+        for arr in (n.x, n.y, n.epoch_index):
+            arr.flags.writeable = False
+    _last.clear()
+    _last[key] = nights
+    return list(nights)
+
+
+def synthetic_dataset(cfg) -> Dataset:
+    """``cfg.synthetic_subjects`` subjects x 2 nights (1 for ``synthetic_single_night``) of ``cfg.synthetic_hours``
+    of sleep (plus wake margins)."""
+    wake_min = max(0.0, float(cfg.trim_wake_min))
+    jobs = night_jobs(cfg)
+    nights = _generate(cfg, jobs, wake_min)
     info = {
         "dataset": "synthetic", "synthetic": True, "channel": "synthetic Fpz-Cz-like EEG", "sfreq": FS,
         "epoch_sec": 30, "subjects": list(range(cfg.synthetic_subjects)), "records": [n.record for n in nights],

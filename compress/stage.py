@@ -135,7 +135,8 @@ def run_compress_stage(
     """
     import torch
 
-    from .sweep import SweepContext, check_plan_fingerprint, run_sweep
+    from .executor import run_grid
+    from .sweep import SweepContext, check_plan_fingerprint
 
     t0 = time.perf_counter()
     check_selection_config(cfg.compress)
@@ -156,7 +157,7 @@ def run_compress_stage(
     plan = build_plan(_baseline_arch(baseline), cfg.compress, sweep=sweep, step=recipe.stage1_step)
     log.info("compress: %d steps with the %s recipe on %s", len(plan), recipe.name, label)
     ctx = SweepContext(cfg, stage_dir / "steps", baseline, data, finetune, evaluate, _device(cfg.train.device), recipe=recipe)
-    records = run_sweep(ctx, plan, progress=progress)
+    records = run_grid(ctx, plan, progress=progress)  # in this process, or Ray tasks (compress/executor.py)
     wall_s = sum(r["wall_s"]["total"] for r in records.values())
     rows = build_rows(records)
     chosen, selection = select(rows, cfg.compress)

@@ -1,0 +1,67 @@
+"""The executor setting: segments of the grid, validation, and Ray runs equal to the sequential run."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from sleepedge.compress.executor import ExecutorSpec, current, segments, use, validate
+from sleepedge.compress.plan import BASELINE, build_plan
+from sleepedge.config import ConfigError, load_config
+from sleepedge.models import get_arch
+
+
+def test_paper_grid_segments_start_stage2_chains_where_stage1_reaches_them():
+    cfg = load_config("paper")
+    plan = build_plan(get_arch("paper"), cfg.compress)
+    segs = segments(plan)
+    ids = [s.id for seg in segs for s in seg.steps]
+    assert sorted(ids) == sorted(s.id for s in plan) and len(ids) == len(plan) == 41  # every step once
+    firsts = {seg.steps[0].id: seg.parent for seg in segs}
+    assert firsts == {"s1-5pct": BASELINE, "s1-25pct": "s1-20pct", "s1-45pct": "s1-40pct", "s1-65pct": "s1-60pct",
+                      "s2-0pct-h384": BASELINE, "s2-20pct-h384": "s1-20pct", "s2-40pct-h384": "s1-40pct",
+                      "s2-60pct-h384": "s1-60pct"}
+    tail = next(seg for seg in segs if seg.steps[0].id == "s1-65pct")  # s1-80pct has one child: its chain continues
+    assert [s.id for s in tail.steps][-6:] == ["s1-80pct", "s2-80pct-h384", "s2-80pct-h256", "s2-80pct-h128",
+                                               "s2-80pct-h64", "s2-80pct-h32"]
+    for seg in segs:  # inside a segment each step is cut from the one before
+        assert all(b.parent == a.id for a, b in zip(seg.steps, seg.steps[1:]))
+
+
+def test_no_sweep_plan_is_one_segment():
+    cfg = load_config("quick")
+    plan = build_plan(get_arch("quick"), cfg.compress, sweep=False)
+    assert len(segments(plan)) == 1
+
+
+@pytest.mark.parametrize("spec, match", [
+    (ExecutorSpec(kind="dask"), "unknown executor 'dask'"),
+    (ExecutorSpec(address="auto"), "--ray-address needs --executor ray"),
+    (ExecutorSpec(kind="local", gpus_per_task=-1), "must be >= 0"),
+])
+def test_bad_settings_are_refused(spec, match):
+    with pytest.raises(ConfigError, match=match):
+        validate(spec)
+
+
+def test_missing_ray_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    with pytest.raises(ConfigError, match=r"sleepedge\[distributed\]"):
+        validate(ExecutorSpec(kind="ray"))
+
+
+def test_use_sets_the_executor_for_the_block_only():
+    assert current().kind == "local"
+    with use(ExecutorSpec(kind="local", cpus_per_task=2)) as spec:
+        assert current() is spec
+    assert current().kind == "local" and current().cpus_per_task == 0
+
+
+def test_task_resources_follow_threads_and_device():
+    cfg = load_config("quick")  # train.threads = 2
+    assert ExecutorSpec(kind="ray").resources(cfg, "cpu") == {"num_cpus": 2.0, "num_gpus": 0.0}
+    assert ExecutorSpec(kind="ray").resources(cfg, "cuda") == {"num_cpus": 2.0, "num_gpus": 1.0}
+    assert ExecutorSpec(kind="ray", cpus_per_task=1, gpus_per_task=0.25).resources(cfg, "cuda") == {"num_cpus": 1.0, "num_gpus": 0.25}
+    assert ExecutorSpec(kind="ray", cpus_per_task=3).threads(cfg) == 2  # train.threads wins: same numerics
+    cfg.train.threads = 0
+    assert ExecutorSpec(kind="ray", cpus_per_task=3).threads(cfg) == 3

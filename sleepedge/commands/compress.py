@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._executor import add_executor_arguments, executor_spec
+
 HELP = ("compress the trained baseline: L1 channel pruning of the CNN (stage 1), BiLSTM hidden-size "
         "reduction (stage 2), fine-tuning after each step; writes the sweep table, figures and selected.pt")
 
@@ -19,6 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     mode.add_argument("--no-sweep", dest="sweep", action="store_false",
                       help="only stage 1 and the stage-2 chain from the largest compress.stage2_from ratio")
     p.add_argument("--overwrite", action="store_true", help="redo a finished compress stage (its folder is replaced)")
+    add_executor_arguments(p)
 
 
 def _config(args: argparse.Namespace):
@@ -37,9 +40,11 @@ def _config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from sleepedge.compress.executor import use
     from sleepedge.compress.stage import run_compress_stage
 
-    manifest = run_compress_stage(args.out, _config(args), overwrite=args.overwrite, sweep=args.sweep)
+    with use(executor_spec(args)):
+        manifest = run_compress_stage(args.out, _config(args), overwrite=args.overwrite, sweep=args.sweep)
     m, sel = manifest["metrics"], manifest["metrics"]["selected"]
     print((f"[{manifest['dataset'].get('label', '')}] selected {sel['model']}: {sel['params']:,} params "
            f"({sel['params_reduction_pct']:.1f} % fewer), {sel['macs'] / 1e6:.2f} M MACs ({sel['macs_reduction_pct']:.1f} % fewer); "

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from ._common import add_config_arguments, add_data_arguments, resolve_config
+from ._executor import add_executor_arguments, executor_spec
 
 HELP = "run train, compress, export, bench and check end to end and write RUN/report.md (resumes a stopped run)"
 
@@ -18,6 +19,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stages", default=",".join(("train", "compress", "export", "bench", "check")),
                    help="comma-separated subset of stages to run, in pipeline order")
     p.add_argument("--overwrite", action="store_true", help="discard the run folder's stages and start over")
+    p.add_argument("--folds", default=None, metavar="K|all",
+                   help="subject-wise k-fold: train, compress and export every fold in OUT/folds/fold-KK, then mean ± sd "
+                        "in OUT/kfold.md and bench/check on the deployed fold; all = data.n_folds folds")
+    add_executor_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,7 +37,13 @@ def run(args: argparse.Namespace) -> int:
         from sleepedge.config import ConfigError
 
         raise ConfigError(f"unknown stage(s) {unknown}; known: {', '.join(STAGES)}")
-    outcomes = run_pipeline(args.out, cfg, overwrite=args.overwrite, stages=tuple(s for s in STAGES if s in wanted))
+    from sleepedge.compress.executor import use
+
+    stages = tuple(s for s in STAGES if s in wanted)
+    with use(executor_spec(args)):
+        if args.folds is not None:
+            return _run_folds(args, cfg, stages)
+        outcomes = run_pipeline(args.out, cfg, overwrite=args.overwrite, stages=stages)
     print(outcome_table(outcomes))
     verdict = budget_verdict(args.out)
     if verdict:
@@ -44,3 +55,20 @@ def run(args: argparse.Namespace) -> int:
               f"  earlier stages are kept; fix the cause and rerun the same command to continue", file=sys.stderr)
         return 1
     return 0
+
+
+def _run_folds(args: argparse.Namespace, cfg, stages: tuple[str, ...]) -> int:
+    """``--folds``: every fold, the aggregate table, the deployed fold."""
+    from pathlib import Path
+
+    from sleepedge.kfold import failed_folds, run_kfold
+
+    result = run_kfold(args.out, cfg, args.folds, stages=stages, overwrite=args.overwrite)
+    table = Path(args.out) / "kfold.md"
+    if table.is_file():
+        print(table.read_text("utf-8"))
+    failed = failed_folds(result)
+    for line in failed:
+        print(f"sleepedge pipeline: {line}", file=sys.stderr)
+    print(f"k-fold: {args.out}/kfold.md, {args.out}/kfold.json; folds in {args.out}/folds/")
+    return 1 if failed else 0

@@ -151,6 +151,18 @@ def ray_init(spec: ExecutorSpec) -> Any:
     return ray
 
 
+def check_resources(ray: Any, spec: ExecutorSpec, need: dict[str, float]) -> None:
+    """Refuse tasks that a local Ray could never place (they would wait forever); a cluster may grow."""
+    if spec.address:
+        return
+    have = ray.cluster_resources()
+    for key, name in (("num_cpus", "CPU"), ("num_gpus", "GPU")):
+        if need[key] > have.get(name, 0.0):
+            flag = "--cpus-per-task" if name == "CPU" else "--gpus-per-task"
+            raise ConfigError(f"each task asks for {need[key]:g} {name} but this Ray has {have.get(name, 0.0):g}; "
+                              f"lower {flag} (or train.threads), or join a larger cluster with --ray-address")
+
+
 @dataclass(frozen=True)
 class TaskContext:
     """What a segment task needs besides the data (which travels through the object store)."""
@@ -205,6 +217,7 @@ def _run_ray(ctx, plan: list[Step], progress: bool, spec: ExecutorSpec) -> dict[
     from .sweep import baseline_record
 
     ray = ray_init(spec)
+    check_resources(ray, spec, spec.resources(ctx.cfg, ctx.device))
     records = {BASELINE: baseline_record(ctx)}
     job, data = ray.put(_task_context(ctx, spec)), ray.put(ctx.data)
     task = ray.remote(run_segment).options(max_retries=spec.max_retries, **spec.resources(ctx.cfg, ctx.device))

@@ -67,11 +67,13 @@ def run_fold(folder: str, cfg_dict: dict[str, Any], stages: tuple[str, ...], ove
 
 
 def _run_folds_ray(run: Path, cfgs: list[Config], stages: tuple[str, ...], overwrite: bool, spec) -> list[list[dict]]:
-    from sleepedge.compress.executor import ray_init
+    from sleepedge.compress.executor import check_resources, ray_init
     from sleepedge.compress.stage import _device
 
     ray = ray_init(spec)
-    task = ray.remote(run_fold).options(max_retries=spec.max_retries, **spec.resources(cfgs[0], _device(cfgs[0].train.device)))
+    need = spec.resources(cfgs[0], _device(cfgs[0].train.device))
+    check_resources(ray, spec, need)
+    task = ray.remote(run_fold).options(max_retries=spec.max_retries, **need)
     refs = [task.remote(str(fold_dir(run, i).resolve()), c.to_dict(), stages, overwrite) for i, c in enumerate(cfgs)]
     return ray.get(refs)
 

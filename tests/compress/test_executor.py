@@ -65,3 +65,23 @@ def test_task_resources_follow_threads_and_device():
     assert ExecutorSpec(kind="ray", cpus_per_task=3).threads(cfg) == 2  # train.threads wins: same numerics
     cfg.train.threads = 0
     assert ExecutorSpec(kind="ray", cpus_per_task=3).threads(cfg) == 3
+
+
+class _FakeRay:
+    def __init__(self, have):
+        self.have = have
+
+    def cluster_resources(self):
+        return self.have
+
+
+def test_tasks_a_local_ray_cannot_place_are_refused():
+    from sleepedge.compress.executor import check_resources
+
+    ray = _FakeRay({"CPU": 2.0})
+    check_resources(ray, ExecutorSpec(kind="ray"), {"num_cpus": 2.0, "num_gpus": 0.0})
+    with pytest.raises(ConfigError, match="asks for 0.25 GPU but this Ray has 0"):
+        check_resources(ray, ExecutorSpec(kind="ray"), {"num_cpus": 1.0, "num_gpus": 0.25})
+    with pytest.raises(ConfigError, match="--cpus-per-task"):
+        check_resources(ray, ExecutorSpec(kind="ray"), {"num_cpus": 4.0, "num_gpus": 0.0})
+    check_resources(ray, ExecutorSpec(kind="ray", address="auto"), {"num_cpus": 4.0, "num_gpus": 1.0})  # a cluster may grow

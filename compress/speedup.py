@@ -1,0 +1,86 @@
+"""Printed figures (not a test): the compression grid in this process vs as Ray tasks, same seeds.
+
+    python -m sleepedge.compress.speedup --preset quick --dataset synthetic --out runs/speedup
+        [--threads 1] [--ray-cpus 2] [--cpus-per-task 1] [--runs local,ray] [--compare]
+
+Trains the preset's baseline once (``OUT/train``, reused when present, or copied from ``--train-dir``), then runs the compress stage
+on a copy of it per executor (``OUT/<executor>-t<threads>/``) and prints each one's wall time and
+whether its sweep table equals the first run's (wall-time columns aside). Both use ``train.threads``
+= ``--threads``: CPU reductions depend on the thread count, so only equal thread counts can give
+equal tables. The comparison recipe (``compress.compare_recipes``) runs after selection in the driver
+whatever the executor, so it is left out unless ``--compare``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _rows(run: Path) -> list[dict[str, Any]]:
+    rows = json.loads((run / "compress" / "sweep.json").read_text("utf-8"))["rows"]
+    return [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]
+
+
+def time_compress(base: Path, cfg, kind: str, spec_kw: dict[str, Any], threads: int) -> dict[str, Any]:
+    """Run the compress stage on a copy of ``base/train`` with executor ``kind``; wall time and rows."""
+    from .executor import ExecutorSpec, use
+    from .stage import run_compress_stage
+
+    run = base / f"{kind}-t{threads}"
+    if run.exists():
+        shutil.rmtree(run)
+    shutil.copytree(base / "train", run / "train")
+    spec = ExecutorSpec(kind=kind, **(spec_kw if kind == "ray" else {}))
+    t0 = time.perf_counter()
+    with use(spec):
+        m = run_compress_stage(run, cfg, progress=False)
+    wall = time.perf_counter() - t0
+    rows = json.loads((run / "compress" / "sweep.json").read_text("utf-8"))["rows"]
+    return {"executor": kind, "threads": threads, "wall_s": wall, "steps": len(m["plan"]),
+            "step_seconds": sum(r["wall_s"] for r in rows if r["model"] != "baseline"),
+            "selected": m["metrics"]["selected"]["model"], "rows": _rows(run)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="quick")
+    p.add_argument("--dataset", default="synthetic")
+    p.add_argument("--out", required=True)
+    p.add_argument("--threads", type=int, default=1, help="train.threads of every run (torch CPU threads per step)")
+    p.add_argument("--runs", default="local,ray", help="executors to time, in order")
+    p.add_argument("--ray-cpus", type=int, default=None, help="CPUs of the local Ray (default: every core)")
+    p.add_argument("--cpus-per-task", type=float, default=0.0)
+    p.add_argument("--train-dir", default=None, help="use this finished train stage (copied to OUT/train) instead of training")
+    p.add_argument("--compare", action="store_true", help="keep compress.compare_recipes (runs after the grid, in the driver)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    a = p.parse_args(argv)
+    from sleepedge.config import load_config
+    from sleepedge.runfolder import atomic_write_json
+    from sleepedge.train.stage import run_train_stage
+
+    sets = [f"data.dataset={a.dataset}", f"train.threads={a.threads}", *([] if a.compare else ["compress.compare_recipes="])]
+    cfg = load_config(a.preset, sets + a.overrides)
+    base = Path(a.out)
+    if a.train_dir and not (base / "train").exists():
+        shutil.copytree(a.train_dir, base / "train")
+    if not (base / "train" / "manifest.json").is_file():
+        run_train_stage(base, cfg)
+    spec_kw = {"num_cpus": a.ray_cpus, "cpus_per_task": a.cpus_per_task}
+    results = [time_compress(base, cfg, kind.strip(), spec_kw, a.threads) for kind in a.runs.split(",") if kind.strip()]
+    first = results[0]
+    print(f"{'executor':<10}{'threads':>8}{'steps':>7}{'wall s':>9}{'step-s':>9}{'speedup':>9}  same table as {first['executor']}")
+    for r in results:
+        r["same_table"] = r["rows"] == first["rows"]
+        print(f"{r['executor']:<10}{r['threads']:>8}{r['steps']:>7}{r['wall_s']:>9.0f}{r['step_seconds']:>9.0f}"
+              f"{first['wall_s'] / r['wall_s']:>8.2f}x  "
+              f"{'yes' if r['same_table'] else 'NO'}")
+    atomic_write_json(base / f"speedup-t{a.threads}.json", [{k: v for k, v in r.items() if k != "rows"} for r in results],
+                      overwrite=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -20,6 +20,36 @@ from pathlib import Path
 from typing import Any
 
 
+def fanout_bound(cfg) -> dict[str, Any]:
+    """Fine-tune epochs of the grid (the recipe's epoch rule, no early stop), and of its longest chain.
+
+    However many workers there are, the grid cannot finish faster than its longest chain of
+    dependent steps: ``total / critical`` bounds the fan-out's speedup (per-step costs equal).
+    """
+    from sleepedge.models import get_arch, macs_per_epoch
+
+    from .executor import segments
+    from .plan import BASELINE, build_plan, step_arch
+    from .recipes import resolve
+
+    base, recipe = get_arch(cfg.model.arch), resolve(cfg.compress)
+    plan = build_plan(base, cfg.compress, step=recipe.stage1_step)
+    arch = {BASELINE: base, **{s.id: step_arch(base, s) for s in plan}}
+    parent = {s.id: s.parent for s in plan}
+    epochs = {}
+    for s in plan:
+        fixed = cfg.compress.stage1_finetune_epochs if s.stage == 1 else cfg.compress.stage2_finetune_epochs
+        epochs[s.id] = recipe.finetune_epochs(fixed, 1 - macs_per_epoch(arch[s.id]) / macs_per_epoch(arch[s.parent]))
+
+    def chain(i: str) -> tuple[int, int]:
+        return (0, 0) if i == BASELINE else tuple(a + b for a, b in zip((epochs[i], 1), chain(parent[i])))
+
+    crit = max((chain(s.id) for s in plan), default=(0, 0))
+    total = sum(epochs.values())
+    return {"steps": len(plan), "segments": len(segments(plan)), "epochs": total, "critical_epochs": crit[0],
+            "critical_steps": crit[1], "bound": total / crit[0] if crit[0] else 1.0, "recipe": recipe.name}
+
+
 def _rows(run: Path) -> list[dict[str, Any]]:
     rows = json.loads((run / "compress" / "sweep.json").read_text("utf-8"))["rows"]
     return [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]
@@ -49,13 +79,14 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="quick")
     p.add_argument("--dataset", default="synthetic")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", default="runs/speedup")
     p.add_argument("--threads", type=int, default=1, help="train.threads of every run (torch CPU threads per step)")
     p.add_argument("--runs", default="local,ray", help="executors to time, in order")
     p.add_argument("--ray-cpus", type=int, default=None, help="CPUs of the local Ray (default: every core)")
     p.add_argument("--cpus-per-task", type=float, default=0.0)
     p.add_argument("--train-dir", default=None, help="use this finished train stage (copied to OUT/train) instead of training")
     p.add_argument("--compare", action="store_true", help="keep compress.compare_recipes (runs after the grid, in the driver)")
+    p.add_argument("--bound-only", action="store_true", help="print the grid's fan-out bound and stop (no training)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
     a = p.parse_args(argv)
     from sleepedge.config import load_config
@@ -64,6 +95,12 @@ def main(argv: list[str] | None = None) -> None:
 
     sets = [f"data.dataset={a.dataset}", f"train.threads={a.threads}", *([] if a.compare else ["compress.compare_recipes="])]
     cfg = load_config(a.preset, sets + a.overrides)
+    b = fanout_bound(cfg)
+    print(f"{a.preset} grid ({b['recipe']} recipe): {b['steps']} steps in {b['segments']} segments, {b['epochs']} fine-tune "
+          f"epochs at most; longest chain {b['critical_steps']} steps, {b['critical_epochs']} epochs: fan-out speedup "
+          f"<= {b['bound']:.2f}x")
+    if a.bound_only:
+        return
     base = Path(a.out)
     if a.train_dir and not (base / "train").exists():
         shutil.copytree(a.train_dir, base / "train")

@@ -85,3 +85,12 @@ def test_tasks_a_local_ray_cannot_place_are_refused():
     with pytest.raises(ConfigError, match="--cpus-per-task"):
         check_resources(ray, ExecutorSpec(kind="ray"), {"num_cpus": 4.0, "num_gpus": 0.0})
     check_resources(ray, ExecutorSpec(kind="ray", address="auto"), {"num_cpus": 4.0, "num_gpus": 1.0})  # a cluster may grow
+
+
+def test_fanout_bound_of_the_paper_grid_by_hand():
+    from sleepedge.compress.speedup import fanout_bound
+
+    b = fanout_bound(load_config("paper", ["compress.recipe=paper"]))  # fixed epochs: 3 per stage-1 step, 5 per stage-2 step
+    assert (b["steps"], b["segments"], b["critical_steps"]) == (41, 8, 21)
+    assert b["epochs"] == 16 * 3 + 25 * 5 and b["critical_epochs"] == 16 * 3 + 5 * 5
+    assert b["bound"] == pytest.approx(173 / 73)

@@ -111,3 +111,15 @@ def test_resident_copies_once_and_follows_the_array():
     t = accelerate.resident(a, "cpu")
     assert accelerate.resident(a, "cpu") is t and accelerate.resident(b, "cpu") is not t
     accelerate.clear_resident()
+
+
+def test_without_cuda_a_fit_never_touches_the_gpu_paths(monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("GPU path taken without CUDA")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for name in ("resident", "predict_logits_cuda"):
+        monkeypatch.setattr(accelerate, name, boom)
+    cfg = load_config("tiny", ["train.device=auto", "train.gpu_batch_size=64"]).train
+    res = loop.fit(DeepSleepNet(get_arch("tiny")), _data(8, 3, 1), _data(4, 3, 2), cfg, epochs=1)
+    assert loop.select_device(cfg.device).type == "cpu" and res.history[0]["train_loss"] > 0

@@ -29,7 +29,10 @@ fi
 python3 -c "import sleepedge.train.stage" || { echo "sleepedge does not import"; exit 3; }
 echo "installs: $(( $(date +%s) - start )) s"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-python3 scripts/paper_scale.py --out /tmp/paper-scale-run --figures "$FIG" --max-minutes "${1:-6}" "${@:2}" 2>&1 | tee "$FIG/log.txt"
+# A hard stop 2 min after the budget: SIGINT, on which the driver still writes what it measured.
+limit=$(python3 -c "print(int(float('${1:-6}') * 60 + 120))")
+timeout -s INT -k 30 "$limit" python3 scripts/paper_scale.py --out /tmp/paper-scale-run --figures "$FIG" \
+  --max-minutes "${1:-6}" "${@:2}" 2>&1 | tee "$FIG/log.txt"
 rc=${PIPESTATUS[0]}
 echo "script wall: $(( $(date +%s) - start )) s, exit $rc"
 exit "$rc"

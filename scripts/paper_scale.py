@@ -21,6 +21,7 @@ import logging
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -99,6 +100,20 @@ def probe(cfg) -> list[dict[str, Any]]:
     return rows
 
 
+def ray_starts(timeout_s: float = 120.0) -> str | None:
+    """None when a local Ray starts and runs a task in a subprocess within ``timeout_s``, else why not
+    (so that a Ray that hangs on this machine costs two minutes at most, not the run)."""
+    code = ("import ray; ray.init(include_dashboard=False, logging_level='ERROR'); "
+            "print(ray.get(ray.remote(lambda: 'ray-ok').remote())); ray.shutdown()")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return f"a local Ray did not start within {timeout_s:.0f} s"
+    if proc.returncode == 0 and "ray-ok" in proc.stdout:
+        return None
+    return ((proc.stderr or proc.stdout).strip().splitlines() or ["no output"])[-1][:200]
+
+
 def choose_executor(kind: str, gpus: float, cpus: float, cfg):
     """The executor spec to use: ``auto`` = Ray when it imports, starts and can place the tasks, else local.
 
@@ -113,6 +128,11 @@ def choose_executor(kind: str, gpus: float, cpus: float, cfg):
     device = "cuda" if torch.cuda.is_available() else "cpu"
     spec = ExecutorSpec(kind="ray", cpus_per_task=cpus, gpus_per_task=gpus if device == "cuda" else 0.0)
     try:
+        import ray  # noqa: F401  (ImportError: no wheel carried)
+
+        why = ray_starts() if kind == "auto" else None
+        if why:
+            raise RuntimeError(why)
         ray = ray_init(spec)
         check_resources(ray, spec, spec.resources(cfg, device))
     except Exception as exc:  # ImportError (no wheel), a Ray that cannot start here, or too few CPUs/GPUs
@@ -144,36 +164,29 @@ def grid_summary(run: Path, plan_ids: list[str], t_start: float) -> dict[str, An
                           "s": recs[i]["wall_s"]["total"]} for i in done}}
 
 
-def run_phases(a: argparse.Namespace) -> dict[str, Any]:
-    """Every phase in order; the summary (also when the deadline stops the grid)."""
-    from sleepedge.compress.executor import use
-    from sleepedge.compress.plan import build_plan
-    from sleepedge.compress.recipes import resolve
-    from sleepedge.compress.stage import run_compress_stage
-    from sleepedge.config import load_config
-    from sleepedge.deadline import DeadlineExceeded, DeadlineFit
-    from sleepedge.models import get_arch
-    from sleepedge.train.dataset import load_dataset
-    from sleepedge.train.stage import run_train_stage
-
-    t0 = time.time()
-    deadline = t0 + 60 * a.max_minutes
-    cfg = load_config(a.preset, [f"data.dataset={a.dataset}", *([] if a.compare else ["compress.compare_recipes="]), *a.overrides])
-    s: dict[str, Any] = {"preset": a.preset, "budget_min": a.max_minutes, "env": environment(), "times_s": {}}
-    print(json.dumps(s["env"]), flush=True)
+def _phase_probe(a: argparse.Namespace, cfg, s: dict[str, Any]) -> None:
     tick = time.time()
     s["probe"] = [] if a.no_probe else probe(cfg)
     if any(r.get("bf16") and "error" in r for r in s["probe"]):
-        cfg.train.amp = False
+        cfg.train.amp = False  # bf16 failed here: train in fp32
     s["times_s"]["probe"] = time.time() - tick
     _print_probe(s["probe"])
+
+
+def _phase_data(cfg, s: dict[str, Any]) -> None:
+    from sleepedge.train.dataset import load_dataset
+
     tick = time.time()
     ds = load_dataset(cfg.data)  # kept per process: the train and compress stages reuse it
     s["data"] = {"nights": len(ds.nights), "epochs": ds.info["n_epochs"], "class_counts": ds.info["class_counts"]}
     s["times_s"]["data"] = time.time() - tick
     print(f"data: {s['data']} in {s['times_s']['data']:.1f} s", flush=True)
-    left_min = (deadline - time.time()) / 60
-    cfg.train.max_minutes = max(0.05, a.train_share * left_min)
+
+
+def _phase_train(a: argparse.Namespace, cfg, s: dict[str, Any], deadline: float) -> None:
+    from sleepedge.train.stage import run_train_stage
+
+    cfg.train.max_minutes = max(0.05, a.train_share * (deadline - time.time()) / 60)
     tick = time.time()
     m = run_train_stage(a.out, cfg)["metrics"]
     s["times_s"]["train"] = time.time() - tick
@@ -181,21 +194,47 @@ def run_phases(a: argparse.Namespace) -> dict[str, Any]:
                   "s_per_epoch": m["train_wall_s"] / max(1, m["epochs_run"]), "sequences": m["sequences"],
                   "params": m["params"], **{f"test_{k}": m["test"][k] for k in ("accuracy", "macro_f1", "kappa")}}
     print(f"train: {s['train']} in {s['times_s']['train']:.1f} s", flush=True)
+
+
+def _phase_grid(a: argparse.Namespace, cfg, s: dict[str, Any], deadline: float) -> None:
+    from sleepedge.compress.executor import use
+    from sleepedge.compress.plan import build_plan
+    from sleepedge.compress.recipes import resolve
+    from sleepedge.compress.stage import run_compress_stage
+    from sleepedge.deadline import DeadlineExceeded, DeadlineFit
+    from sleepedge.models import get_arch
+
     spec, s["executor"] = choose_executor(a.executor, a.gpus_per_task, a.cpus_per_task, cfg)
     print(f"executor: {s['executor']}", flush=True)
-    plan = build_plan(get_arch(cfg.model.arch), cfg.compress, step=resolve(cfg.compress).stage1_step)
-    tick = time.time()
+    s["plan"] = [p.id for p in build_plan(get_arch(cfg.model.arch), cfg.compress, step=resolve(cfg.compress).stage1_step)]
+    s["grid_start"] = time.time()
     try:
         with use(spec):
-            cm = run_compress_stage(a.out, cfg, finetune=DeadlineFit(deadline))["metrics"]
-        s["selected"] = cm["selected"]
-        s["stopped"] = None
+            s["selected"] = run_compress_stage(a.out, cfg, finetune=DeadlineFit(deadline))["metrics"]["selected"]
     except DeadlineExceeded as exc:  # from this process, or a Ray task's error that is also a DeadlineExceeded
         s["stopped"] = str(getattr(exc, "cause", None) or exc).splitlines()[0][:200]
-    s["times_s"]["compress"] = time.time() - tick
-    s["grid"] = grid_summary(Path(a.out), [p.id for p in plan], tick)
-    s["times_s"]["total"] = time.time() - t0
-    return s
+    s["times_s"]["compress"] = time.time() - s["grid_start"]
+
+
+def run_phases(a: argparse.Namespace, s: dict[str, Any]) -> None:
+    """Every phase in order, filling ``s`` as it goes (so a stop at any point leaves what was measured)."""
+    from sleepedge.config import load_config
+
+    deadline = s["t0"] + 60 * a.max_minutes
+    cfg = load_config(a.preset, [f"data.dataset={a.dataset}", *([] if a.compare else ["compress.compare_recipes="]), *a.overrides])
+    s["env"] = environment()
+    print(json.dumps(s["env"]), flush=True)
+    _phase_probe(a, cfg, s)
+    _phase_data(cfg, s)
+    _phase_train(a, cfg, s, deadline)
+    _phase_grid(a, cfg, s, deadline)
+
+
+def finish(s: dict[str, Any], run: Path) -> None:
+    """Grid counts (also of an interrupted grid) and the total time."""
+    if "plan" in s:
+        s["grid"] = grid_summary(run, s["plan"], s["grid_start"])
+    s["times_s"]["total"] = time.time() - s["t0"]
 
 
 def _print_probe(rows: list[dict[str, Any]]) -> None:
@@ -208,18 +247,23 @@ def _print_probe(rows: list[dict[str, Any]]) -> None:
 
 
 def to_markdown(s: dict[str, Any]) -> str:
-    g, t = s["grid"], s["times_s"]
-    lines = [f"# Paper scale ({s['preset']} preset, synthetic): {s['env'].get('gpu') or 'CPU'}", "",
-             f"Executor: {s['executor']}. Budget {s['budget_min']} min; "
-             + (f"STOPPED at the deadline: {s['stopped']}." if s["stopped"] else "finished inside it."), "",
+    t = s["times_s"]
+    lines = [f"# Paper scale ({s['preset']} preset, synthetic): {s.get('env', {}).get('gpu') or 'CPU'}", "",
+             f"Executor: {s.get('executor', 'not reached')}. Budget {s['budget_min']} min; "
+             + (f"STOPPED: {s['stopped']}." if s.get("stopped") else "finished inside it."), "",
              "| phase | wall time |", "|---|---:|"]
     lines += [f"| {k} | {v:.1f} s ({v / 60:.2f} min) |" for k, v in t.items()]
-    tr = s["train"]
-    lines += ["", f"Data: {s['data']['nights']} nights, {s['data']['epochs']:,} epochs. Baseline: {tr['params']:,} params, "
-              f"{tr['epochs_run']} epochs (best {tr['best_epoch']}), {tr['s_per_epoch']:.1f} s/epoch, test acc "
-              f"{100 * tr['test_accuracy']:.1f} %, macro-F1 {100 * tr['test_macro_f1']:.1f}, kappa {tr['test_kappa']:.3f}.",
-              f"Grid: {g['finished']} of {g['planned']} steps in {g['wall_s']:.0f} s wall ({g['busy_step_s']:.0f} step-seconds, "
-              f"{g['epochs']} fine-tune epochs)."]
+    if "data" in s:
+        lines += ["", f"Data: {s['data']['nights']} nights, {s['data']['epochs']:,} epochs."]
+    if "train" in s:
+        tr = s["train"]
+        lines.append(f"Baseline: {tr['params']:,} params, {tr['epochs_run']} epochs (best {tr['best_epoch']}), "
+                     f"{tr['s_per_epoch']:.1f} s/epoch, test acc {100 * tr['test_accuracy']:.1f} %, macro-F1 "
+                     f"{100 * tr['test_macro_f1']:.1f}, kappa {tr['test_kappa']:.3f}.")
+    if "grid" in s:
+        g = s["grid"]
+        lines.append(f"Grid: {g['finished']} of {g['planned']} steps in {g['wall_s']:.0f} s wall ({g['busy_step_s']:.0f} "
+                     f"step-seconds, {g['epochs']} fine-tune epochs).")
     if s.get("selected"):
         sel = s["selected"]
         lines.append(f"Selected: `{sel['model']}`, {sel['params']:,} params ({sel['params_reduction_pct']:.1f} % fewer), "
@@ -253,11 +297,19 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("sleepedge").setLevel(logging.INFO)
-    s = run_phases(a)
-    write_figures(s, Path(a.out), Path(a.figures))
-    print(to_markdown(s), flush=True)
-    print(json.dumps({k: s[k] for k in ("times_s", "grid") if k in s}, default=str)[:4000], flush=True)
-    return 0
+    s: dict[str, Any] = {"preset": a.preset, "budget_min": a.max_minutes, "t0": time.time(), "times_s": {}, "stopped": None}
+    rc = 0
+    try:
+        run_phases(a, s)
+    except (Exception, KeyboardInterrupt) as exc:  # report what was measured, whatever stopped the run
+        log.exception("stopped")
+        s["stopped"], rc = f"{type(exc).__name__}: {exc}"[:300], 1
+    finally:
+        finish(s, Path(a.out))
+        write_figures(s, Path(a.out), Path(a.figures))
+        print(to_markdown(s), flush=True)
+        print(json.dumps({k: s[k] for k in ("times_s", "grid") if k in s}, default=str)[:4000], flush=True)
+    return rc
 
 
 if __name__ == "__main__":

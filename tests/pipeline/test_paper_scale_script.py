@@ -38,4 +38,4 @@ def test_deadline_stops_the_grid_cleanly(tmp_path):
     _, s = _driver(tmp_path, "--max-minutes", "0.01", "--no-probe")
     assert s["stopped"].startswith("time budget used up before fine-tune") and s["grid"]["finished"] == 0
     assert s["train"]["epochs_run"] >= 1 and s["probe"] == []
-    assert "STOPPED at the deadline" in (tmp_path / "fig" / "summary.md").read_text()
+    assert "STOPPED: time budget used up" in (tmp_path / "fig" / "summary.md").read_text()

@@ -20,34 +20,62 @@ from pathlib import Path
 from typing import Any
 
 
-def fanout_bound(cfg) -> dict[str, Any]:
-    """Fine-tune epochs of the grid (the recipe's epoch rule, no early stop), and of its longest chain.
-
-    However many workers there are, the grid cannot finish faster than its longest chain of
-    dependent steps: ``total / critical`` bounds the fan-out's speedup (per-step costs equal).
-    """
+def grid_epochs(cfg) -> tuple[list, dict[str, int], dict[str, str]]:
+    """``(plan, epochs per step, parent per step)`` of the config's recipe (its epoch rule, no early stop)."""
     from sleepedge.models import get_arch, macs_per_epoch
 
-    from .executor import segments
     from .plan import BASELINE, build_plan, step_arch
     from .recipes import resolve
 
     base, recipe = get_arch(cfg.model.arch), resolve(cfg.compress)
     plan = build_plan(base, cfg.compress, step=recipe.stage1_step)
     arch = {BASELINE: base, **{s.id: step_arch(base, s) for s in plan}}
-    parent = {s.id: s.parent for s in plan}
     epochs = {}
     for s in plan:
         fixed = cfg.compress.stage1_finetune_epochs if s.stage == 1 else cfg.compress.stage2_finetune_epochs
         epochs[s.id] = recipe.finetune_epochs(fixed, 1 - macs_per_epoch(arch[s.id]) / macs_per_epoch(arch[s.parent]))
+    return plan, epochs, {s.id: s.parent for s in plan}
 
-    def chain(i: str) -> tuple[int, int]:
-        return (0, 0) if i == BASELINE else tuple(a + b for a, b in zip((epochs[i], 1), chain(parent[i])))
 
-    crit = max((chain(s.id) for s in plan), default=(0, 0))
-    total = sum(epochs.values())
-    return {"steps": len(plan), "segments": len(segments(plan)), "epochs": total, "critical_epochs": crit[0],
-            "critical_steps": crit[1], "bound": total / crit[0] if crit[0] else 1.0, "recipe": recipe.name}
+def _longest(plan, cost: dict[str, float], parent: dict[str, str]) -> float:
+    from .plan import BASELINE
+
+    def chain(i: str) -> float:
+        return 0.0 if i == BASELINE else cost[i] + chain(parent[i])
+
+    return max((chain(s.id) for s in plan), default=0.0)
+
+
+def fanout_bound(cfg) -> dict[str, Any]:
+    """Fine-tune epochs of the grid and of its longest chain of dependent steps.
+
+    However many workers there are, the grid cannot finish faster than its longest chain:
+    ``total / critical`` bounds the fan-out's speedup (per-epoch costs equal).
+    """
+    from .executor import segments
+    from .recipes import resolve
+
+    plan, epochs, parent = grid_epochs(cfg)
+    steps = {s.id: 1.0 for s in plan}
+    crit, total = _longest(plan, {k: float(v) for k, v in epochs.items()}, parent), sum(epochs.values())
+    return {"steps": len(plan), "segments": len(segments(plan)), "epochs": total, "critical_epochs": int(crit),
+            "critical_steps": int(_longest(plan, steps, parent)), "bound": total / crit if crit else 1.0,
+            "recipe": resolve(cfg.compress).name}
+
+
+def extrapolate(cfg, cost: dict[str, Any]) -> dict[str, float]:
+    """Seconds of the grid at the recipe's epochs, from a ``python -m sleepedge.compress.cost --json`` result
+    (per-step epoch and evaluation times): in sequence, and along the longest chain (unlimited fan-out)."""
+    plan, epochs, parent = grid_epochs(cfg)
+    per = {}
+    for s in plan:
+        c = cost["steps"][s.id]
+        per[s.id] = c["step_s"] + (epochs[s.id] - c["epochs"]) * c["epoch_s"]  # its evaluations + the recipe's epochs
+    b, n, batch = cost["baseline"], cost["sequences"], cost["batch"]
+    epoch = -(-n["train"] // batch) * b["train_step_s"] + -(-n["val"] // 64) * b["eval_step_s"] * 64 / batch
+    return {"grid_fixed_epochs_s": cost["total_s"], "grid_sequential_s": sum(per.values()),
+            "grid_longest_chain_s": _longest(plan, per, parent), "baseline_epoch_s": epoch,
+            **{f"stage{k}_s": sum(v for i, v in per.items() if i.startswith(f"s{k}-")) for k in (1, 2)}}
 
 
 def _rows(run: Path) -> list[dict[str, Any]]:
@@ -75,6 +103,14 @@ def time_compress(base: Path, cfg, kind: str, spec_kw: dict[str, Any], threads: 
             "selected": m["metrics"]["selected"]["model"], "rows": _rows(run)}
 
 
+def _print_extrapolation(e: dict[str, float]) -> None:
+    h = 3600.0
+    print(f"grid at the cost tool's fixed epochs: {e['grid_fixed_epochs_s'] / h:.2f} h; at the recipe's epochs: "
+          f"{e['grid_sequential_s'] / h:.2f} h in sequence (stage 1 {e['stage1_s'] / h:.2f} h, stage 2 {e['stage2_s'] / h:.2f} h), "
+          f"{e['grid_longest_chain_s'] / h:.2f} h along the longest chain (unlimited fan-out); "
+          f"baseline {e['baseline_epoch_s'] / 60:.1f} min per training epoch")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="quick")
@@ -87,6 +123,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--train-dir", default=None, help="use this finished train stage (copied to OUT/train) instead of training")
     p.add_argument("--compare", action="store_true", help="keep compress.compare_recipes (runs after the grid, in the driver)")
     p.add_argument("--bound-only", action="store_true", help="print the grid's fan-out bound and stop (no training)")
+    p.add_argument("--cost-json", default=None,
+                   help="with --bound-only: also extrapolate the grid's time from python -m sleepedge.compress.cost --json")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
     a = p.parse_args(argv)
     from sleepedge.config import load_config
@@ -100,6 +138,8 @@ def main(argv: list[str] | None = None) -> None:
           f"epochs at most; longest chain {b['critical_steps']} steps, {b['critical_epochs']} epochs: fan-out speedup "
           f"<= {b['bound']:.2f}x")
     if a.bound_only:
+        if a.cost_json:
+            _print_extrapolation(extrapolate(cfg, json.loads(Path(a.cost_json).read_text("utf-8"))))
         return
     base = Path(a.out)
     if a.train_dir and not (base / "train").exists():

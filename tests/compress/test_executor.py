@@ -94,3 +94,17 @@ def test_fanout_bound_of_the_paper_grid_by_hand():
     assert (b["steps"], b["segments"], b["critical_steps"]) == (41, 8, 21)
     assert b["epochs"] == 16 * 3 + 25 * 5 and b["critical_epochs"] == 16 * 3 + 5 * 5
     assert b["bound"] == pytest.approx(173 / 73)
+
+
+def test_extrapolation_from_a_cost_result_by_hand():
+    from sleepedge.compress.speedup import extrapolate, grid_epochs
+
+    cfg = load_config("paper", ["compress.recipe=paper"])  # fixed epochs: the cost tool's own assumption
+    plan, epochs, _ = grid_epochs(cfg)
+    steps = {s.id: {"epochs": epochs[s.id], "epoch_s": 10.0, "step_s": 10.0 * epochs[s.id] + 1.0} for s in plan}
+    cost = {"steps": steps, "total_s": sum(v["step_s"] for v in steps.values()), "batch": 16,
+            "sequences": {"train": 1353, "val": 169, "test": 169}, "baseline": {"train_step_s": 2.0, "eval_step_s": 1.0}}
+    e = extrapolate(cfg, cost)
+    assert e["grid_sequential_s"] == pytest.approx(cost["total_s"]) == pytest.approx(173 * 10 + 41)
+    assert e["grid_longest_chain_s"] == pytest.approx(73 * 10 + 21)  # stage 1 to 80 %, then the chain from 80 %
+    assert e["baseline_epoch_s"] == pytest.approx(85 * 2.0 + 3 * 1.0 * 64 / 16)

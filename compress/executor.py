@@ -179,9 +179,12 @@ class TaskContext:
     threads: int
 
 
-def run_segment(job: TaskContext, data: dict[str, Any], steps: tuple[Step, ...],
+def run_segment(job: TaskContext, data: dict[str, Any], steps: tuple[Step, ...], baseline: dict[str, Any],
                 parents: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Run (or resume) ``steps`` in order after their parent's record; returns their records.
+    """Run (or resume) ``steps`` in order after their parent; returns their records.
+
+    ``baseline`` is the baseline's record (every step reads the grid's base architecture from it) and
+    ``parents`` the records of the segment the first step is cut from (Ray passes that task's result).
 
     This is the body of a Ray task, and plain Python: a finished step (its ``step.json``) is read
     back, an unfinished one runs with :func:`~.sweep.run_step`.
@@ -197,7 +200,7 @@ def run_segment(job: TaskContext, data: dict[str, Any], steps: tuple[Step, ...],
     warnings.filterwarnings("ignore", message="The given NumPy array is not writable")  # object-store arrays are read-only
     ctx = SweepContext(job.cfg, job.steps_dir, job.baseline_path, data, job.finetune, job.evaluate, job.device,
                        job.eval_batch, job.recipe, _teacher=job.teacher)
-    records, out = dict(parents), {}
+    records, out = {BASELINE: baseline, **parents}, {}
     for step in steps:
         rec = read_record(ctx.steps_dir, step.id) or run_step(ctx, step, records)
         records[step.id] = out[step.id] = rec
@@ -225,7 +228,7 @@ def _run_ray(ctx, plan: list[Step], progress: bool, spec: ExecutorSpec) -> dict[
     pending = []
     for seg in segments(plan):
         parent = result_of[seg.parent] if seg.parent in result_of else {seg.parent: records[seg.parent]}
-        ref = task.remote(job, data, seg.steps, parent)
+        ref = task.remote(job, data, seg.steps, records[BASELINE], parent)
         result_of.update({s.id: ref for s in seg.steps})
         pending.append(ref)
     log.info("ray: %d tasks for %d steps (%s per task)", len(pending), len(plan), spec.resources(ctx.cfg, ctx.device))

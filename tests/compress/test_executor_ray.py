@@ -16,8 +16,10 @@ from sleepedge.train.stage import run_train_stage
 ray = pytest.importorskip("ray", reason="the distributed extra (CI installs it with .[all])")
 pytestmark = pytest.mark.slow
 
-# Tiny grid: s1-25pct -> s1-50pct -> s2-50pct-h8 (one segment) and s2-0pct-h8 (another), two epochs a step.
-SETTINGS = ["compress.compare_recipes=", "compress.stage1_finetune_epochs=2", "compress.stage2_finetune_epochs=2"]
+# Tiny grid in three segments: s1-25pct | s1-50pct -> s2-50pct-h8 (cut from s1-25pct's task result) | s2-25pct-h8
+# (also cut from s1-25pct); up to two epochs a step.
+SETTINGS = ["compress.compare_recipes=", "compress.stage1_finetune_epochs=2", "compress.stage2_finetune_epochs=2",
+            "compress.stage2_from=0.25,0.5"]
 RAY = ExecutorSpec(kind="ray", cpus_per_task=1)
 
 
@@ -65,8 +67,8 @@ def test_ray_sweep_gives_the_sequential_table(local_ray, trained, sequential, tm
     with use(RAY):
         manifest = run_compress_stage(run, trained[1], progress=False)
     assert _rows(run) == sequential
-    assert [r["model"] for r in sequential] == ["baseline", "s1-25pct", "s1-50pct", "s2-0pct-h8", "s2-50pct-h8"]
-    assert manifest["plan"] == ["s1-25pct", "s1-50pct", "s2-0pct-h8", "s2-50pct-h8"]
+    assert [r["model"] for r in sequential] == ["baseline", "s1-25pct", "s1-50pct", "s2-25pct-h8", "s2-50pct-h8"]
+    assert manifest["plan"] == ["s1-25pct", "s1-50pct", "s2-25pct-h8", "s2-50pct-h8"]
 
 
 def test_task_killed_mid_step_is_retried_and_resumes(local_ray, trained, sequential, tmp_path):

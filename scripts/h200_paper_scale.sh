@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The paper preset at full size on the device machine (one H200), inside a time budget.
 #
-#   bash scripts/h200_paper_scale.sh [MAX_MINUTES [driver options]]   # default 6: no fine-tune starts after it
+#   bash scripts/h200_paper_scale.sh [MAX_MINUTES [driver options]]   # default 5.5: no fine-tune starts after it
 #   bash scripts/h200_paper_scale.sh 3 --preset tiny                    # the same script on a CPU, in a minute
 #
 # Needs there: python3 with torch (CUDA), numpy, scipy, matplotlib, tqdm, setuptools (the device image has
@@ -29,10 +29,10 @@ fi
 python3 -c "import sleepedge.train.stage" || { echo "sleepedge does not import"; exit 3; }
 echo "installs: $(( $(date +%s) - start )) s"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-# A hard stop 2 min after the budget: SIGINT, on which the driver still writes what it measured.
-limit=$(python3 -c "print(int(float('${1:-6}') * 60 + 120))")
+# A hard stop 1 min after the budget: SIGINT, on which the driver still writes what it measured.
+limit=$(python3 -c "print(int(float('${1:-5.5}') * 60 + 60))")
 timeout -s INT -k 30 "$limit" python3 scripts/paper_scale.py --out /tmp/paper-scale-run --figures "$FIG" \
-  --max-minutes "${1:-6}" "${@:2}" 2>&1 | tee "$FIG/log.txt"
+  --max-minutes "${1:-5.5}" "${@:2}" 2>&1 | tee "$FIG/log.txt"
 rc=${PIPESTATUS[0]}
 echo "script wall: $(( $(date +%s) - start )) s, exit $rc"
 exit "$rc"

@@ -101,7 +101,7 @@ def export_models(models: dict[str, Path], test_npz: Path, calib_npz: Path, out:
         rows += export_checkpoint(ckpt, out, calib_x, test_x, test_y, cfg, name, overwrite=overwrite,
                                   test_subjects=load_subjects(test_npz))
     for r in rows:
-        if r["precision"] == "int8":
+        if r["precision"] in ("int8", "int16x8"):
             r["calib_clip_uv"] = clip_uv
     dataset = dataset_of(parent) if parent is not None else {}
     title = f"Export formats: {dataset_title(dataset)}" if dataset_title(dataset) else "Export formats"

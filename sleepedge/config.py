@@ -59,6 +59,9 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # torch CPU threads; 0 = torch default
     max_minutes: float = 0.0  # stop training after this wall time (0 = no limit)
+    dropout: float | None = None  # dropout rate while training the baseline ("auto" = the architecture's 0.5)
+    schedule: str = "constant"  # learning rate of baseline training: constant, or cosine (linear warm-up, then cosine decay)
+    warmup: float = 0.0  # share of the optimiser steps spent warming up (cosine only)
 
 
 @dataclass
@@ -72,6 +75,7 @@ class CompressConfig:
     schedule: str = "auto"  # learning rate within a fine-tune: constant, cosine (warm-up then cosine decay)
     finetune_patience: int | None = None  # early stop a fine-tune after this many epochs without a better val macro-F1 (0 = never)
     epochs_per_removed: float | None = None  # fine-tune epochs per 100 % of the parent's MACs a step removes (0 = the fixed per-stage epochs)
+    finetune_dropout: float | None = None  # dropout rate while fine-tuning the smaller model (-1 = the architecture's own 0.5)
     compare_recipes: list[str] = field(default_factory=lambda: ["paper"])  # also run these along the selected model's path, side by side
     taylor_batches: int = 16  # training batches for the taylor importance
     stage1_step: float = 0.05
@@ -99,6 +103,7 @@ class ExportConfig:
     timeout_s: int = 1800
     tflite_parity_tol: float = 1e-3  # max |logit diff| TFLite fp32 vs PyTorch (int8 rows: reported, no limit)
     calib_seed: int = 0  # tie-break seed of the class-stratified calibration sample
+    int8_attempts: int = 4  # quantise again while TensorFlow leaves a float operator inside an integer model (export/int8_convert.py)
     calib_clip_percentile: float = 99.9  # clip calibration inputs at this percentile of |x| (sets the int8 input range); 100 = min/max
     tflm_max_arena: int = 67108864  # bytes of the TFLite Micro arena for the measuring run
     c_array: bool = True  # write model_data.cc / model_data.h for the int8-I/O TFLite model

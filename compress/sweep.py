@@ -167,6 +167,8 @@ def _finetune(ctx: SweepContext, model, step: Step, step_dir: Path, before: dict
         return model, {"epochs": 0, "best_epoch": None, "history": [], "kept": "pruned"}, before
     snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
     ft_cfg = replace(ctx.cfg.train, lr=r.lr, patience=r.finetune_patience)
+    if r.dropout is not None:
+        model.set_dropout(r.dropout)
     objective = Objective(r.distill_alpha, r.distill_temperature)
     res = ctx.finetune(model, ctx.data["train"], ctx.data["val"], ft_cfg, epochs=epochs,
                        desc=f"fine-tune {step.id}", state_path=step_dir / "finetune_state.pt", objective=objective,

@@ -82,8 +82,13 @@ def run_train_stage(run_dir: str | Path, cfg: Config, overwrite: bool = False) -
     seed_everything(cfg.train.seed)
     data, split, ds_info, _ = split_data(cfg)
     log.info("sequences: train %d, val %d, test %d (seq_len %d)", len(data["train"]), len(data["val"]), len(data["test"]), cfg.data.seq_len)
-    arch = get_arch(cfg.model.arch)
-    result = fit(DeepSleepNet(arch), data["train"], data["val"], cfg.train, desc="train", state_path=stage_dir / "train_state.pt")
+    from .objective import Schedule
+
+    model = DeepSleepNet(get_arch(cfg.model.arch))
+    if cfg.train.dropout is not None:
+        model.set_dropout(cfg.train.dropout)
+    result = fit(model, data["train"], data["val"], cfg.train, desc="train", state_path=stage_dir / "train_state.pt",
+                 schedule=Schedule(cfg.train.schedule, warmup=cfg.train.warmup))
     test_m = evaluate(result.model, data["test"])
     metrics = {
         "test": {k: v for k, v in test_m.items() if k != "y_pred"},

@@ -3,7 +3,8 @@
 ``RUN/compress/`` receives ``steps/<id>/{model.pt,step.json}`` (one per model of the grid, plus
 ``steps/baseline/step.json``), ``plan.json`` (the settings the sweep was started with, for resuming),
 ``sweep.csv``, ``sweep.md``, ``sweep.json``, ``fig_stage1.png``, ``fig_stage2.png``, ``selected.pt``
-and ``manifest.json`` (written last). An unfinished folder resumes from its finished steps.
+and ``manifest.json`` (written last). The stage is built in ``RUN/.compress.partial`` and swapped in
+when complete; an unfinished build resumes from its finished steps.
 """
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from typing import Any, Callable
 
 from sleepedge.config import Config
 from sleepedge.runfolder import (
-    ManifestError, atomic_copy, atomic_write_json, atomic_write_text, output_path, prepare_stage_dir,
-    read_manifest, sha256_file, write_manifest,
+    ManifestError, atomic_copy, atomic_write_json, atomic_write_text, output_path, read_manifest, sha256_file,
+    write_manifest,
 )
+from sleepedge.stages import stage_transaction
 
 from .plan import BASELINE, build_plan
 from .table import build_rows, check_selection_config, select, to_csv, to_markdown
@@ -123,7 +125,7 @@ def run_compress_stage(
     ----------
     run_dir : the run folder holding a finished ``train`` stage.
     cfg : the resolved config; ``cfg.compress`` is the grid and selection, ``cfg.train`` the fine-tuning.
-    overwrite : redo a finished compress stage (the old folder is removed).
+    overwrite : redo a finished compress stage (the old folder stays until the new one is complete).
     sweep : the whole grid; ``False`` runs stage 1 and the stage-2 chain from the largest ``stage2_from``.
     finetune, evaluate : default ``sleepedge.train.loop.fit`` / ``evaluate`` (injectable for tests).
     data : ``{"train", "val", "test": SequenceData}``; default rebuilt with ``load_run_data(RUN/train)``.
@@ -131,7 +133,7 @@ def run_compress_stage(
     """
     import torch
 
-    from .sweep import SweepContext, check_plan_fingerprint, run_sweep
+    from .sweep import SweepContext, check_plan_fingerprint, plan_fingerprint, run_sweep
 
     t0 = time.perf_counter()
     check_selection_config(cfg.compress)
@@ -146,17 +148,21 @@ def run_compress_stage(
         from sleepedge.train.stage import load_run_data
         data = load_run_data(train_dir)
         check_rebuilt_data(train_dir, train_m, data)
-    stage_dir = prepare_stage_dir(run_dir, STAGE, overwrite)  # after every input check: --overwrite deletes
-    check_plan_fingerprint(stage_dir, cfg, sha256_file(baseline))
-    plan = build_plan(_baseline_arch(baseline), cfg.compress, sweep=sweep)
-    log.info("compress: %d steps on %s", len(plan), label)
-    ctx = SweepContext(cfg, stage_dir / "steps", baseline, data, finetune, evaluate, _device(cfg.train.device))
-    records = run_sweep(ctx, plan, progress=progress)
-    wall_s = sum(r["wall_s"]["total"] for r in records.values())
-    out, chosen, selection = _write_outputs(stage_dir, baseline, records, cfg, label, wall_s)
-    metrics = _metrics(chosen, selection, records, wall_s, time.perf_counter() - t0)
-    write_manifest(stage_dir, STAGE, outputs=out, inputs={"baseline": baseline}, parent=train_dir, config=cfg.to_dict(),
-                   metrics=metrics, dataset=train_m.get("dataset"), seed=cfg.train.seed, split=train_m.get("split"),
-                   extra={"sweep": sweep, "plan": [s.id for s in plan]})
+    baseline_sha = sha256_file(baseline)
+    # A transaction (sleepedge.stages): built in RUN/.compress.partial, whose finished steps a rerun
+    # with the same plan resumes from; the old RUN/compress stays until the new one is complete.
+    with stage_transaction(Path(run_dir) / STAGE, overwrite=overwrite,
+                           resume_key=plan_fingerprint(cfg, baseline_sha)) as stage_dir:
+        check_plan_fingerprint(stage_dir, cfg, baseline_sha)
+        plan = build_plan(_baseline_arch(baseline), cfg.compress, sweep=sweep)
+        log.info("compress: %d steps on %s", len(plan), label)
+        ctx = SweepContext(cfg, stage_dir / "steps", baseline, data, finetune, evaluate, _device(cfg.train.device))
+        records = run_sweep(ctx, plan, progress=progress)
+        wall_s = sum(r["wall_s"]["total"] for r in records.values())
+        out, chosen, selection = _write_outputs(stage_dir, baseline, records, cfg, label, wall_s)
+        metrics = _metrics(chosen, selection, records, wall_s, time.perf_counter() - t0)
+        write_manifest(stage_dir, STAGE, outputs=out, inputs={"baseline": baseline}, parent=train_dir, config=cfg.to_dict(),
+                       metrics=metrics, dataset=train_m.get("dataset"), seed=cfg.train.seed, split=train_m.get("split"),
+                       extra={"sweep": sweep, "plan": [s.id for s in plan]})
     log.info("compress done: selected %s (%d params, %.1f %% fewer)", chosen["model"], chosen["params"], chosen["params_reduction_pct"])
-    return read_manifest(stage_dir)
+    return read_manifest(Path(run_dir) / STAGE)

@@ -152,11 +152,16 @@ def run_step(ctx: SweepContext, step: Step, records: dict[str, dict[str, Any]]) 
     return rec
 
 
-def check_plan_fingerprint(stage_dir: Path, cfg: Config, baseline_sha: str) -> None:
-    """Refuse to resume a sweep that was started with another grid, fine-tune setting or baseline."""
+def plan_fingerprint(cfg: Config, baseline_sha: str) -> dict[str, Any]:
+    """What the finished steps of a sweep depend on: the baseline, the grid and the fine-tune settings."""
     train = {k: v for k, v in asdict(cfg.train).items() if k not in ("threads", "device")}
     comp = {k: v for k, v in asdict(cfg.compress).items() if k not in ("margin_points", "min_accuracy")}
-    fp = {"baseline_sha256": baseline_sha, "train": train, "compress": comp}
+    return {"baseline_sha256": baseline_sha, "train": train, "compress": comp}
+
+
+def check_plan_fingerprint(stage_dir: Path, cfg: Config, baseline_sha: str) -> None:
+    """Refuse to resume a sweep that was started with another grid, fine-tune setting or baseline."""
+    fp = plan_fingerprint(cfg, baseline_sha)
     path = stage_dir / "plan.json"
     if path.is_file():
         old = json.loads(path.read_text("utf-8"))

@@ -11,6 +11,7 @@ import io
 import json
 import tarfile
 import tempfile
+import zlib
 from pathlib import Path, PurePosixPath
 import numpy as np
 
@@ -21,6 +22,8 @@ from sleepedge.runfolder import atomic_copy, atomic_write_bytes, file_entry, sha
 from .targets import BUNDLE_MANIFEST, load_test_sample, locate_test_sample, read_export
 
 SCHEMA = "sleepedge.bench-bundle/1"
+# What a bench run itself puts into the --out folder (results, its build folder, the run lock).
+OWN_ENTRIES = {"bench", ".bench.partial", ".bench.old", ".sleepedge.lock"}
 TEST_NAME = "test.npz"
 
 
@@ -75,34 +78,48 @@ def unpack_bundle(tar_path: str | Path, out_dir: str | Path) -> Path:
         raise FileNotFoundError(f"{tar_path}: bundle not found")
     try:
         tar = tarfile.open(tar_path, "r")
-    except tarfile.TarError as exc:
-        raise DataError(f"{tar_path}: not a tar file ({exc})") from exc
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise DataError(f"{tar_path}: not a tar file ({exc})") from None
     with tar:
         members = _checked_members(tar, tar_path)
-        raw = tar.extractfile(members[BUNDLE_MANIFEST]).read()
-        info = json.loads(raw)
-        if info.get("schema") != SCHEMA:
-            raise DataError(f"{tar_path}: unknown bundle schema {info.get('schema')!r} (expected {SCHEMA})")
+        try:
+            raw = tar.extractfile(members[BUNDLE_MANIFEST]).read()
+            info = json.loads(raw)
+        except (OSError, ValueError, tarfile.TarError) as exc:
+            raise DataError(f"{tar_path}: {BUNDLE_MANIFEST} is not readable JSON ({exc})") from None
+        if not isinstance(info, dict) or info.get("schema") != SCHEMA:
+            schema = info.get("schema") if isinstance(info, dict) else None
+            raise DataError(f"{tar_path}: unknown bundle schema {schema!r} (expected {SCHEMA})")
         existing = out_dir / BUNDLE_MANIFEST
         if existing.is_file() and existing.read_bytes() == raw:
             return out_dir  # already unpacked here (the bench re-verifies every checksum)
-        if out_dir.exists() and any(p.name != "bench" for p in out_dir.iterdir()):
+        if out_dir.exists() and any(p.name not in OWN_ENTRIES for p in out_dir.iterdir()):
             raise FileExistsError(f"{out_dir}: not empty and holds no copy of this bundle; choose an empty --out folder")
-        for name, m in members.items():
-            atomic_write_bytes(out_dir / name, tar.extractfile(m).read())
+        try:
+            for name, m in members.items():
+                atomic_write_bytes(out_dir / name, tar.extractfile(m).read())
+        except (tarfile.TarError, EOFError, zlib.error) as exc:
+            raise DataError(f"{tar_path}: damaged bundle ({exc})") from None
     return out_dir
 
 
 def _checked_members(tar: tarfile.TarFile, tar_path: Path) -> dict[str, tarfile.TarInfo]:
+    """Regular-file members of a bundle: bundle.json, test.npz and files under export/ (nothing else)."""
+    try:
+        all_members = tar.getmembers()
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise DataError(f"{tar_path}: damaged tar file ({exc})") from None
+    names = {PurePosixPath(m.name).as_posix() for m in all_members}
+    for need in (BUNDLE_MANIFEST, "export/manifest.json"):
+        if need not in names:
+            raise DataError(f"{tar_path}: not a sleepedge bench bundle (no {need})")
     members: dict[str, tarfile.TarInfo] = {}
-    for m in tar.getmembers():
+    for m in all_members:
         p = PurePosixPath(m.name)
         if m.isdir():
             continue
-        if not m.isfile() or p.is_absolute() or ".." in p.parts:
+        allowed = p.as_posix() in (BUNDLE_MANIFEST, TEST_NAME) or (len(p.parts) > 1 and p.parts[0] == "export")
+        if not m.isfile() or p.is_absolute() or ".." in p.parts or not allowed:
             raise DataError(f"{tar_path}: unsafe or unexpected member {m.name!r}")
         members[p.as_posix()] = m
-    for need in (BUNDLE_MANIFEST, "export/manifest.json"):
-        if need not in members:
-            raise DataError(f"{tar_path}: not a sleepedge bench bundle (no {need})")
     return members

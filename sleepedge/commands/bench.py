@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _settings(args: argparse.Namespace, recorded: dict | None):
     """--preset/--set/flags; without --preset, the [bench] section recorded in the export manifest + --set/flags."""
-    from sleepedge.config import Config, apply_dict, load_config, parse_override
+    from sleepedge.config import Config, apply_dict, apply_overrides, load_config
     from sleepedge.firmware_bench.settings import BenchSettings
 
     overrides = list(args.overrides) + [f"bench.{k}={getattr(args, k)}" for k in ("threads", "runtimes", "reference")
@@ -46,9 +46,7 @@ def _settings(args: argparse.Namespace, recorded: dict | None):
     cfg = load_config(args.preset) if args.preset else Config()
     if recorded and not args.preset:
         apply_dict(cfg, {"bench": recorded}, source="export manifest config")
-    for text in overrides:
-        section, key, value = parse_override(text)
-        apply_dict(cfg, {section: {key: value}}, source=f"override {text!r}")
+    apply_overrides(cfg, overrides)
     return BenchSettings.from_config(cfg.bench, xnnpack=args.xnnpack)
 
 
@@ -128,20 +126,15 @@ def _print_results(bench_dir: Path, rows: list) -> int:
 def main(argv: list[str] | None = None) -> int:
     """``python -m sleepedge.commands.bench ...``: the same as ``sleepedge bench ...`` but imports only this
     subcommand (handy on a board or under an emulator, where every import costs)."""
-    import sys
-
-    from sleepedge.errors import UserError
+    from sleepedge.cli import run_command
 
     parser = argparse.ArgumentParser(prog="sleepedge bench", description=HELP)
     parser.add_argument("-v", "--verbose", action="count", default=0)
+    parser.add_argument("--debug", action="store_true")
     add_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose + 1, 2), format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return run(args)
-    except UserError as exc:
-        print(f"sleepedge bench: error: {exc}", file=sys.stderr)
-        return 2
+    return run_command("bench", lambda: run(args), debug=args.debug or args.verbose >= 2)
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ def test_failed_stage_stops_and_keeps_earlier_results(tiny_run, tmp_path, monkey
     shutil.rmtree(copy / "bench")
     shutil.rmtree(copy / "check")
 
-    def boom(run_dir, cfg):
+    def boom(run_dir, cfg, overwrite=False):
         raise RuntimeError("converter exploded")
 
     monkeypatch.setitem(pl.RUNNERS, "export", boom)

@@ -38,6 +38,9 @@ def dataset_label(train_manifest: dict[str, Any], where: Path) -> str:
 def _device(name: str) -> str:
     import torch
 
+    from sleepedge.train.stage import check_device
+
+    check_device(name)
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return name
@@ -137,6 +140,7 @@ def run_compress_stage(
 
     t0 = time.perf_counter()
     check_selection_config(cfg.compress)
+    device = _device(cfg.train.device)
     train_dir = Path(run_dir) / "train"
     train_m = read_manifest(train_dir)
     baseline = output_path(train_dir, train_m, "model")
@@ -156,7 +160,7 @@ def run_compress_stage(
         check_plan_fingerprint(stage_dir, cfg, baseline_sha)
         plan = build_plan(_baseline_arch(baseline), cfg.compress, sweep=sweep)
         log.info("compress: %d steps on %s", len(plan), label)
-        ctx = SweepContext(cfg, stage_dir / "steps", baseline, data, finetune, evaluate, _device(cfg.train.device))
+        ctx = SweepContext(cfg, stage_dir / "steps", baseline, data, finetune, evaluate, device)
         records = run_sweep(ctx, plan, progress=progress)
         wall_s = sum(r["wall_s"]["total"] for r in records.values())
         out, chosen, selection = _write_outputs(stage_dir, baseline, records, cfg, label, wall_s)

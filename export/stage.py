@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,16 @@ def load_sequences(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: sequence file not found")
-    with np.load(path) as z:
-        missing = {"x", "y"} - set(z.files)
-        if missing:
-            raise DataError(f"{path}: lacks array(s) {sorted(missing)} (has {z.files})")
-        return z["x"].astype(np.float32, copy=False), z["y"].astype(np.int64, copy=False)
+    try:
+        with np.load(path) as z:
+            missing = {"x", "y"} - set(z.files)
+            if missing:
+                raise DataError(f"{path}: lacks array(s) {sorted(missing)} (has {z.files})")
+            return z["x"].astype(np.float32, copy=False), z["y"].astype(np.int64, copy=False)
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, AttributeError, zipfile.BadZipFile) as exc:  # not an npz of arrays
+        raise DataError(f"{path}: not a .npz file of arrays x and y ({type(exc).__name__}: {exc})") from None
 
 
 def stage_inputs(run_dir: Path, compressed: bool | None) -> tuple[dict[str, Path], Path]:

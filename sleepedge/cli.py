@@ -78,7 +78,8 @@ def run_command(name: str, fn: Callable[[], int | None], debug: bool = False) ->
     try:
         return int(fn() or 0)
     except KeyboardInterrupt:
-        print(f"sleepedge {name}: interrupted; rerun the same command to resume (finished stages are kept)", file=sys.stderr)
+        print(f"sleepedge {name}: interrupted; finished stages are intact, rerun the same command to continue",
+              file=sys.stderr)
         return EXIT_INTERRUPTED
     except UserError as exc:
         if debug:

@@ -131,7 +131,8 @@ def _prepare_partial(final: Path, resume_key: Any, overwrite: bool) -> Path:
             (partial / MANIFEST_NAME).unlink(missing_ok=True)  # never finished until swapped in
             log.info("%s: resuming the unfinished stage in %s", final, partial)
             return partial
-        if key is not None and old_key is not None and not overwrite:
+        progress = [q.name for q in partial.iterdir() if q.name not in (RESUME_KEY, MANIFEST_NAME)]
+        if key is not None and old_key is not None and progress and not overwrite:
             diff = ", ".join(differing_keys(old_key, key)) or "the inputs"
             raise ConfigError(f"{partial}: the unfinished {final.name} stage there was started with other settings "
                               f"(differs in {diff}); rerun with the same settings to resume it, or pass --overwrite "

@@ -74,6 +74,22 @@ def _figures(stage_dir: Path, test_m: dict[str, Any], test: SequenceData, label:
     }
 
 
+def check_device(name: str) -> None:
+    """``ConfigError`` when ``train.device`` names a device torch cannot use on this machine."""
+    import torch
+
+    from sleepedge.config import ConfigError
+
+    if name.startswith("cuda"):
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(name.partition(":")[2] or 0)
+        if index >= n:
+            raise ConfigError(f"train.device = {name!r}: this machine has {n} usable CUDA device(s) "
+                              f"(torch {torch.__version__}); use auto or cpu")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("train.device = 'mps': not available on this machine; use auto or cpu")
+
+
 def resume_key(cfg: Config) -> dict[str, Any]:
     """The settings an unfinished train stage's ``train_state.pt`` depends on (a resume must match them)."""
     d = cfg.to_dict()
@@ -88,6 +104,7 @@ def run_train_stage(run_dir: str | Path, cfg: Config, overwrite: bool = False) -
     interrupted run resumes from the ``train_state.pt`` kept there when rerun with the same settings.
     """
     validate_split(cfg)  # before any data is read
+    check_device(cfg.train.device)
     with stage_transaction(Path(run_dir) / STAGE, overwrite=overwrite, resume_key=resume_key(cfg)) as stage_dir:
         _build(stage_dir, cfg)
     return read_manifest(Path(run_dir) / STAGE)

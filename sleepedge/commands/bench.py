@@ -54,7 +54,7 @@ def _recorded_bench(manifest_text: str | bytes | None) -> dict:
     """The ``config.bench`` table of an export manifest's text, or {}."""
     try:
         bench = json.loads(manifest_text or "{}").get("config", {}).get("bench")
-    except ValueError:
+    except (ValueError, AttributeError):  # not JSON, or not an object: the manifest check reports it
         return {}
     return bench if isinstance(bench, dict) else {}
 
@@ -85,6 +85,7 @@ def _merge(args: argparse.Namespace) -> int:
 
 def _from_bundle(args: argparse.Namespace) -> int:
     import tarfile
+    import zlib
 
     from sleepedge.errors import DataError
     from sleepedge.firmware_bench import bench_from_bundle
@@ -94,7 +95,7 @@ def _from_bundle(args: argparse.Namespace) -> int:
             recorded = _recorded_bench(tar.extractfile("export/manifest.json").read())
     except FileNotFoundError:
         raise
-    except (OSError, KeyError, AttributeError, tarfile.TarError) as exc:
+    except (OSError, KeyError, AttributeError, EOFError, tarfile.TarError, zlib.error) as exc:
         raise DataError(f"{args.from_bundle}: not a sleepedge bench bundle ({exc})") from exc
     rows = bench_from_bundle(args.from_bundle, args.out, _settings(args, recorded), overwrite=args.overwrite)
     return _print_results(Path(args.out) / "bench", rows)

@@ -53,7 +53,7 @@ def _export(args: argparse.Namespace) -> Path:
         if stage.name not in ("train", "compress"):
             raise FileNotFoundError(f"--from {stage}: expected a RUN/train or RUN/compress folder")
         run_dir, compressed = stage.parent, stage.name == "compress"
-    if not run_dir.is_dir():
+    if not run_dir.exists():
         raise FileNotFoundError(f"{run_dir}: run folder not found")
     with run_lock(run_dir):  # a second command on this run refuses at once, before any work
         cfg = _config(args, run_dir / "train")

@@ -18,7 +18,7 @@ from sleepedge.runfolder import (
     ManifestError, atomic_copy, atomic_write_json, atomic_write_text, output_path, read_manifest, sha256_file,
     write_manifest,
 )
-from sleepedge.stages import stage_transaction
+from sleepedge.stages import refuse_finished, stage_transaction
 
 from .plan import BASELINE, build_plan
 from .table import build_rows, check_selection_config, select, to_csv, to_markdown
@@ -148,6 +148,7 @@ def run_compress_stage(
     if cfg.train.threads > 0:
         torch.set_num_threads(cfg.train.threads)
     finetune, evaluate = _training_functions(finetune, evaluate)
+    refuse_finished(Path(run_dir) / STAGE, overwrite)  # before the data are rebuilt
     if data is None:
         from sleepedge.train.stage import load_run_data
         data = load_run_data(train_dir)

@@ -18,6 +18,7 @@ import numpy as np
 from sleepedge.envinfo import environment_info
 from sleepedge.errors import DataError
 from sleepedge.runfolder import atomic_copy, atomic_write_bytes, file_entry, sha256_file
+from sleepedge.stages import reading_run
 
 from .targets import BUNDLE_MANIFEST, load_test_sample, locate_test_sample, read_export
 
@@ -32,6 +33,11 @@ def make_bundle(run_dir: str | Path, out_tar: str | Path, test_sequences: int = 
     run_dir, out_tar = Path(run_dir), Path(out_tar)
     if out_tar.exists() and not overwrite:
         raise FileExistsError(f"{out_tar}: exists; refusing to overwrite (pass --overwrite to replace it)")
+    with reading_run(run_dir):  # no command may replace the export while it is packed
+        return _pack(run_dir, out_tar, test_sequences, overwrite)
+
+
+def _pack(run_dir: Path, out_tar: Path, test_sequences: int, overwrite: bool) -> Path:
     export_dir, manifest = read_export(run_dir)
     test_src = locate_test_sample(run_dir)
     with tempfile.TemporaryDirectory(prefix="sleepedge-bundle-") as tmp:

@@ -65,6 +65,7 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[DeepSl
         model.load_state_dict(payload["state_dict"], strict=True)
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         first = " ".join(str(exc).split())[:300]
-        raise DataError(f"{path}: its weights do not fit its recorded architecture ({type(exc).__name__}: {first})") from None
+        raise DataError(f"{path}: its weights do not fit its recorded architecture "
+                        f"({type(exc).__name__}: {first})") from None
     model.eval()
     return model, payload

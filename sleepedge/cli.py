@@ -34,7 +34,8 @@ MAX_MESSAGE = 2000
 def _verbosity_options(p: argparse.ArgumentParser, top: bool) -> None:
     """``-v``/``--debug`` before or after the subcommand (``SUPPRESS`` keeps a subparser from resetting them)."""
     default = 0 if top else argparse.SUPPRESS
-    p.add_argument("-v", "--verbose", action="count", default=default, help="more log output (-vv: debug, with tracebacks)")
+    p.add_argument("-v", "--verbose", action="count", default=default,
+                   help="more log output (-vv: debug, with tracebacks)")
     p.add_argument("--debug", action="store_true", default=False if top else argparse.SUPPRESS,
                    help="debug log output and the traceback of an error (same as -vv)")
 

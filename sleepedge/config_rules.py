@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 SEED_MAX = 2**32 - 1  # numpy and torch seeds
 SLEEP_EDF_SUBJECTS = 83  # sleep-cassette subjects 0..82
+EPOCH_SECONDS = 30  # AASM scoring epoch
 
 
 class RuleError(ValueError):
@@ -207,6 +208,13 @@ def cross_key_problems(cfg: Any) -> list[str]:
     bad = [r for r in c.stage2_from if r > c.stage1_max + 1e-9]
     if bad:
         out.append(f"compress.stage2_from {bad}: above compress.stage1_max = {c.stage1_max}")
+    from sleepedge.models.presets import ARCH_PRESETS  # no torch
+
+    arch = ARCH_PRESETS.get(cfg.model.arch)
+    if arch is not None and abs(d.sfreq * EPOCH_SECONDS - arch.epoch_samples) > 1e-6:
+        out.append(f"data.sfreq = {d.sfreq:g}: model.arch = {cfg.model.arch!r} takes {arch.epoch_samples} samples per "
+                   f"{EPOCH_SECONDS}-s epoch, i.e. {arch.epoch_samples / EPOCH_SECONDS:g} Hz (use data.resample = true "
+                   "to resample a recording made at another rate)")
     return out
 
 

@@ -115,11 +115,18 @@ def _config_change(stage: str, manifest: dict[str, Any], cfg: Config) -> str:
     return ", ".join(k for k in keys if k not in NO_EFFECT)
 
 
+def _budget_content(d: Any) -> Any:
+    """A resolved budget without where its files lie (a moved checkout changes no limit)."""
+    return {k: v for k, v in d.items() if k not in ("source", "files")} if isinstance(d, dict) else d
+
+
 def _budget_change(manifest: dict[str, Any], budget: Any) -> str:
+    """"the budget changed" when the limits and settings differ from those the check stage used."""
     if budget is None:
         return ""
-    recorded = (manifest.get("config") or {}).get("resolved")
-    return "" if recorded == json.loads(json.dumps(budget.to_dict(), default=str)) else "the budget changed"
+    recorded = _budget_content((manifest.get("config") or {}).get("resolved"))
+    now = _budget_content(json.loads(json.dumps(budget.to_dict(), default=str)))
+    return "" if recorded == now else "the budget changed"
 
 
 def redo_reason(run: Path, stage: str, cfg: Config, budget: Any = None) -> str | None:

@@ -145,6 +145,11 @@ def _prepare_partial(final: Path, resume_key: Any, overwrite: bool) -> Path:
     return partial
 
 
+def refuse_finished(stage_dir: str | Path, overwrite: bool) -> None:
+    """Refuse early (before any heavy work) what :func:`stage_transaction` would refuse for ``stage_dir``."""
+    _check_final(Path(stage_dir), overwrite)
+
+
 def _check_final(final: Path, overwrite: bool) -> None:
     if final.exists() and not final.is_dir():
         raise NotADirectoryError(20, "not a folder (a stage folder is expected here)", str(final))

@@ -18,7 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       help="run the whole grid (default): stage 1 to compress.stage1_max, stage 2 from every compress.stage2_from")
     mode.add_argument("--no-sweep", dest="sweep", action="store_false",
                       help="only stage 1 and the stage-2 chain from the largest compress.stage2_from ratio")
-    p.add_argument("--overwrite", action="store_true", help="redo a finished compress stage (the old one is kept until the new one is complete)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo a finished compress stage (the old one is kept until the new one is complete)")
 
 
 def _config(args: argparse.Namespace):

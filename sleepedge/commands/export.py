@@ -22,7 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="preset name or TOML file (default: the config the run was trained with, else quick)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override one config value, e.g. --set export.calib_sequences=64 (repeatable)")
-    p.add_argument("--overwrite", action="store_true", help="redo a finished export")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo a finished export (the old one is kept until the new one is complete)")
 
 
 def _config(args: argparse.Namespace, manifest_dir: Path | None):

@@ -17,7 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget", default=None, help="budget TOML or preset name for the check stage (default: check.preset)")
     p.add_argument("--stages", default=",".join(("train", "compress", "export", "bench", "check")),
                    help="comma-separated subset of stages to run, in pipeline order")
-    p.add_argument("--overwrite", action="store_true", help="redo every stage (each finished stage is replaced only once its new version is complete)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo every stage (each finished stage is replaced only once its new version is complete)")
 
 
 def run(args: argparse.Namespace) -> int:

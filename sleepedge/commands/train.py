@@ -13,7 +13,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_data_arguments(p)
     p.add_argument("--out", required=True, help="run folder; the stage writes OUT/train")
     p.add_argument("--seed", type=int, default=None, help="training seed (overrides train.seed)")
-    p.add_argument("--overwrite", action="store_true", help="redo a finished train stage (the old one is kept until the new one is complete)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo a finished train stage (the old one is kept until the new one is complete)")
 
 
 def run(args: argparse.Namespace) -> int:

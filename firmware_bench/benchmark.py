@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sleepedge.config import ConfigError
 from sleepedge.locking import run_lock
 from sleepedge.runfolder import (
     atomic_write_bytes, atomic_write_json, atomic_write_text, dataset_of, dataset_title, write_manifest,
@@ -54,6 +55,7 @@ def run_bench(run_dir: str | Path, settings: BenchSettings, overwrite: bool = Fa
         if from_bundle and "torch" in settings.runtimes:
             log.info("bundle run: no PyTorch checkpoints in a bundle, so no torch reference rows")
         targets = build_targets(run_dir, export_dir, manifest, settings, with_torch=not from_bundle)
+        check_reference(targets, settings.reference)
         # A transaction (sleepedge.stages): measured into RUN/.bench.partial, swapped in when complete.
         with stage_transaction(run_dir / "bench", overwrite=overwrite) as bench_dir:
             device = bench_device()
@@ -66,6 +68,13 @@ def run_bench(run_dir: str | Path, settings: BenchSettings, overwrite: bool = Fa
             logits = {r["key"]: m.logits for r, m in zip(rows, measurements) if m.logits is not None}
             write_outputs(bench_dir, rows, logits, settings, run_dir.name, export_dir, test_path)
     return rows
+
+
+def check_reference(targets: list, spec: str) -> None:
+    """Refuse a ``bench.reference`` that names none of the rows about to be measured (every ratio would be empty)."""
+    keys = [t.key for t in targets]
+    if not any(k == spec or k.startswith(spec + "/") for k in keys):
+        raise ConfigError(f"bench.reference = {spec!r}: names no row of this bench (rows: {', '.join(keys) or 'none'})")
 
 
 def write_outputs(bench_dir: Path, rows: list[dict[str, Any]], logits: dict[str, np.ndarray], settings: BenchSettings,

@@ -101,6 +101,9 @@ def write_manifest(
         "split": split,
         "env": environment_info(),
     }
+    outside = [k for k, e in manifest["outputs"].items() if not is_confined(e["path"], stage_dir)]
+    if outside:  # a stage writes its outputs inside its own folder; anything else is a bug or a bad name
+        raise ManifestError(f"{stage_dir}: output {outside[0]!r} lies outside the stage folder; not recorded")
     if parent is not None:
         pm = Path(parent) / MANIFEST_NAME
         manifest["parent"] = {"stage": Path(parent).name, "manifest": file_entry(pm, stage_dir)}

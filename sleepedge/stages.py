@@ -155,7 +155,12 @@ def _check_final(final: Path, overwrite: bool) -> None:
         raise NotADirectoryError(20, "not a folder (a stage folder is expected here)", str(final))
     if (final / MANIFEST_NAME).is_file():
         if not overwrite:
-            raise StageExistsError(f"{final}: stage already finished (pass --overwrite to redo it; the finished "
+            try:
+                why = stale_reason(final)
+            except ManifestError as exc:
+                why = str(exc)
+            state = f"finished but stale ({why})" if why else "already finished"
+            raise StageExistsError(f"{final}: stage {state}; pass --overwrite to redo it (the finished "
                                    "stage is kept until the new one is complete)")
     elif final.is_dir() and any(final.iterdir()):
         raise StageExistsError(f"{final}: exists, is not empty and is not a finished stage (no {MANIFEST_NAME}); "

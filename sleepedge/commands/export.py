@@ -38,11 +38,16 @@ def _config(args: argparse.Namespace, manifest_dir: Path | None):
 
 
 def _export(args: argparse.Namespace) -> Path:
+    import re
+
+    from sleepedge.config import ConfigError
     from sleepedge.export.stage import export_single, run_export_stage
 
     if args.checkpoint:
         if not args.data or not args.out:
             raise FileNotFoundError("--checkpoint needs --data TRAIN_DIR (test.npz, calib.npz) and --out DIR")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", args.name):  # a folder name inside --out, nothing else
+            raise ConfigError(f"--name {args.name!r}: expected a plain name (letters, digits, '_', '.', '-')")
         cfg = _config(args, Path(args.data))
         return export_single(args.checkpoint, args.data, args.out, cfg, args.name, overwrite=args.overwrite)
     from sleepedge.locking import run_lock

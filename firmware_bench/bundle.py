@@ -76,6 +76,7 @@ def unpack_bundle(tar_path: str | Path, out_dir: str | Path) -> Path:
     """Extract a bundle into ``out_dir`` (regular files only, no paths outside it); returns ``out_dir``.
 
     Extracting again into a folder holding the same bundle is a no-op; a folder holding other files is refused.
+    ``bundle.json`` is written last, so a folder without it holds at most an interrupted unpack (redone).
     Member paths are checked by hand because ``tarfile``'s ``filter="data"`` is missing from the Python 3.11.2
     of Debian bookworm / Raspberry Pi OS.
     """
@@ -99,11 +100,13 @@ def unpack_bundle(tar_path: str | Path, out_dir: str | Path) -> Path:
         existing = out_dir / BUNDLE_MANIFEST
         if existing.is_file() and existing.read_bytes() == raw:
             return out_dir  # already unpacked here (the bench re-verifies every checksum)
-        if out_dir.exists() and any(p.name not in OWN_ENTRIES for p in out_dir.iterdir()):
+        # Without bundle.json (written last), bundle files there are an interrupted unpack: replaced.
+        mine = OWN_ENTRIES | ({"export", TEST_NAME} if not existing.exists() else set())
+        if out_dir.exists() and any(p.name not in mine for p in out_dir.iterdir()):
             raise FileExistsError(f"{out_dir}: not empty and holds no copy of this bundle; choose an empty --out folder")
         try:
-            for name, m in members.items():
-                atomic_write_bytes(out_dir / name, tar.extractfile(m).read())
+            for name, m in sorted(members.items(), key=lambda nm: nm[0] == BUNDLE_MANIFEST):
+                atomic_write_bytes(out_dir / name, tar.extractfile(m).read(), overwrite=True)
         except (tarfile.TarError, EOFError, zlib.error) as exc:
             raise DataError(f"{tar_path}: damaged bundle ({exc})") from None
     return out_dir

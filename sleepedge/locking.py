@@ -79,6 +79,9 @@ def _flock(fd: int, exclusive: bool) -> bool:
     except OSError as exc:
         if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
             return False
+        if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            log.warning("the filesystem does not support locks (%s): running without the run folder's lock", exc)
+            return True  # some network filesystems: better unlocked than unusable
         raise
 
 

@@ -207,7 +207,10 @@ def stage_transaction(stage_dir: str | Path, *, overwrite: bool = False, resume_
     ConfigError
         A kept build folder was started with another ``resume_key`` (and ``overwrite`` is false).
     """
-    final = Path(stage_dir)
+    final = Path(os.path.abspath(stage_dir))  # "." or "x/.." name no folder to build beside
+    if not final.name or final == Path.cwd():
+        raise StageExistsError(f"{stage_dir}: a stage cannot be built in place of the current or root folder; "
+                               "name a new folder")
     in_run = final.name in STAGE_ORDER  # RUN/<stage>: lock the run; any other folder: lock just that entry
     with run_lock(final.parent, name=None if in_run else final.name):
         recover_stage(final)

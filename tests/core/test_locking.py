@@ -93,3 +93,17 @@ def test_a_regular_file_as_run_folder_is_refused(tmp_path):
     with pytest.raises(NotADirectoryError, match="not a folder"):
         with run_lock(f):
             pass
+
+
+def test_a_filesystem_without_locks_runs_unlocked(tmp_path, monkeypatch, caplog):
+    import errno
+
+    import sleepedge.locking as locking
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(locking.fcntl, "flock", no_locks)
+    with run_lock(tmp_path / "run"):
+        pass
+    assert "does not support locks" in caplog.text

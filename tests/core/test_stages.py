@@ -177,3 +177,10 @@ def test_malformed_manifest_is_a_manifest_error(tmp_path, text):
         stale_reason(d)
     with pytest.raises(ManifestError, match="manifest.json"):
         read_manifest(d)
+
+
+def test_the_current_folder_is_never_replaced_by_a_stage(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StageExistsError, match="current or root folder"):
+        with stage_transaction("."):
+            pass

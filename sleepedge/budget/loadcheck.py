@@ -66,7 +66,7 @@ def _run_tflite(path: str) -> None:
         try:
             from tflite_runtime.interpreter import Interpreter
         except ImportError:
-            raise RuntimeError("no TFLite runtime installed (pip install ai-edge-litert)") from None
+            raise RuntimeError('no TFLite runtime installed (pip install "sleepedge[bench]")') from None
     with open(path, "rb") as f:  # model_content, not model_path: only a buffer goes through the flatbuffer verifier
         it = Interpreter(model_content=f.read())
     it.allocate_tensors()
@@ -79,7 +79,7 @@ def _run_onnx(path: str) -> None:
     try:
         import onnxruntime as ort
     except ImportError:
-        raise RuntimeError("onnxruntime is not installed (pip install onnxruntime)") from None
+        raise RuntimeError('onnxruntime is not installed (pip install "sleepedge[bench]")') from None
     import numpy as np
 
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])

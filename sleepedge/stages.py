@@ -1,4 +1,4 @@
-"""Stages are transactions, and a stage made from an older parent is stale (standard library only).
+"""Stages are transactions: built beside their folder, swapped in when complete (standard library only).
 
 ``stage_transaction(RUN/export)`` hands its caller an empty build folder ``RUN/.export.partial`` and,
 when the ``with`` block ends without an exception and the build wrote its ``manifest.json``, swaps it
@@ -12,9 +12,7 @@ A resumable stage (train, compress) passes ``resume_key`` (the settings its part
 its build folder survives an interrupt or a failure, and a rerun with the same key picks it up, while
 a rerun with another key is refused (or, with ``overwrite``, starts over).
 
-Each manifest records its parent's manifest sha256 (``write_manifest(parent=...)``). A stage whose
-parent manifest changed since, or whose parent is itself stale, is stale: :func:`stale_reason` says
-why, and :func:`require_fresh` refuses it with the command that would redo it.
+Staleness (a stage made from an older parent) lives in :mod:`sleepedge.staleness` and is re-exported.
 """
 from __future__ import annotations
 
@@ -28,17 +26,14 @@ from typing import Any, Iterator
 
 from .config import ConfigError
 from .locking import run_lock
-from .runfolder import MANIFEST_NAME, ManifestError, StageExistsError, atomic_write_json, sha256_file
+from .runfolder import MANIFEST_NAME, ManifestError, StageExistsError, atomic_write_json
+from .staleness import (  # noqa: F401  (re-exported: one import for the stage API)
+    STAGE_ORDER, StaleStageError, read_json_manifest, redo_hint, require_fresh, stale_reason,
+)
 
 log = logging.getLogger(__name__)
 
-STAGE_ORDER = ("train", "compress", "export", "bench", "check")
 RESUME_KEY = ".resume.json"
-BUNDLE_MANIFEST = "bundle.json"
-
-
-class StaleStageError(ManifestError):
-    """A stage was made from another version of its parent stage."""
 
 
 def partial_dir(stage_dir: str | Path) -> Path:
@@ -228,30 +223,6 @@ def stage_transaction(stage_dir: str | Path, *, overwrite: bool = False, resume_
         log.info("%s: stage complete", final)
 
 
-def _is_bundle(run_dir: Path) -> bool:
-    return (run_dir / BUNDLE_MANIFEST).is_file()
-
-
-def _parent_folder(stage_dir: Path, link: dict[str, Any]) -> Path | None:
-    """The folder of a recorded parent: the sibling of that name, else the recorded path; None = not checkable.
-
-    An unpacked bundle ships no parent stages (and recorded paths are the host's), so it is not checked.
-    """
-    name = str(link.get("stage") or "")
-    sibling = stage_dir.parent / name
-    if name and sibling.is_dir():
-        return sibling
-    if _is_bundle(stage_dir.parent):
-        return None
-    entry = link.get("manifest") if isinstance(link.get("manifest"), dict) else {}
-    recorded = Path(str(entry.get("path", ""))).parent if entry.get("path") else None
-    if recorded is not None and recorded.is_absolute() and recorded.is_dir():
-        return recorded
-    if stage_dir.name in STAGE_ORDER and name in STAGE_ORDER:
-        return sibling  # a run folder whose parent stage is gone: stale
-    return None
-
-
 @contextmanager
 def reading_run(run_dir: str | Path) -> Iterator[Path]:
     """A reader's shared lock on a run folder, after repairing a swap a crash interrupted (if any)."""
@@ -264,59 +235,3 @@ def reading_run(run_dir: str | Path) -> Iterator[Path]:
             log.debug("%s: could not repair an interrupted swap (%s)", run_dir, exc)
     with run_lock(run_dir, shared=True, create=False):
         yield run_dir
-
-
-def read_json_manifest(stage_dir: Path) -> dict[str, Any]:
-    """The manifest of ``stage_dir`` as a dict (no checksum verification); ``ManifestError`` if malformed."""
-    mp = stage_dir / MANIFEST_NAME
-    try:
-        m = json.loads(mp.read_text("utf-8"))
-    except FileNotFoundError:
-        raise ManifestError(f"{mp}: no manifest (has this stage run to completion?)") from None
-    except (OSError, ValueError) as exc:
-        raise ManifestError(f"{mp}: not a readable JSON manifest ({exc})") from None
-    if not isinstance(m, dict):
-        raise ManifestError(f"{mp}: not a manifest (a JSON object is expected, found {type(m).__name__})")
-    return m
-
-
-def stale_reason(stage_dir: str | Path, _depth: int = 0) -> str | None:
-    """Why a finished stage is stale (its parent changed, is missing or is stale itself), or None if fresh."""
-    stage_dir = Path(stage_dir)
-    m = read_json_manifest(stage_dir)
-    link = m.get("parent")
-    if stage_dir.name == "check" and isinstance(link, dict) and link.get("stage") == "export" \
-            and (stage_dir.parent / "bench" / MANIFEST_NAME).is_file():
-        return f"it was made before {stage_dir.parent / 'bench'} finished"
-    if not isinstance(link, dict) or _depth > len(STAGE_ORDER):
-        return None
-    pdir = _parent_folder(stage_dir, link)
-    if pdir is None:
-        return None
-    pm = pdir / MANIFEST_NAME
-    if not pm.is_file():
-        return f"its parent stage {pdir} is missing or unfinished"
-    want = (link.get("manifest") or {}).get("sha256") if isinstance(link.get("manifest"), dict) else None
-    if sha256_file(pm) != want:
-        return f"it was made from another {pdir.name} ({pm} changed since)"
-    up = stale_reason(pdir, _depth + 1)
-    return f"its parent {pdir.name} is stale: {up}" if up else None
-
-
-def redo_hint(stage_dir: Path) -> str:
-    """The command that redoes a stage of a run folder."""
-    run, name = stage_dir.parent, stage_dir.name
-    return {"train": f"sleepedge train --out {run} --overwrite",
-            "compress": f"sleepedge compress --out {run} --overwrite",
-            "export": f"sleepedge export --run {run} --overwrite",
-            "bench": f"sleepedge bench --run {run} --overwrite",
-            "check": f"sleepedge pipeline --out {run} --stages check"}.get(name, f"redo {stage_dir} with --overwrite")
-
-
-def require_fresh(stage_dir: str | Path) -> None:
-    """Refuse a stale stage with :class:`StaleStageError` naming it, the reason and the command that redoes it."""
-    stage_dir = Path(stage_dir)
-    why = stale_reason(stage_dir)
-    if why:
-        raise StaleStageError(f"{stage_dir} is stale: {why}; redo it (`{redo_hint(stage_dir)}`) "
-                              "or the stages before it")

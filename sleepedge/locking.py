@@ -59,17 +59,18 @@ def _holder(path: Path) -> str:
 
 
 def _open(path: Path, exclusive: bool) -> int | None:
-    """An fd on the lock file; ``None`` when a reader cannot create it (read-only folder: no lock needed)."""
-    try:
+    """An fd on the lock file (a writer creates it); ``None`` for a reader where none exists.
+
+    A reader never creates the file, so checking a committed folder leaves no trace in it; where no
+    writer has ever run there is nothing to wait for.
+    """
+    if exclusive:
         return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        return os.open(path, os.O_RDONLY)
     except OSError as exc:
-        if exclusive:
-            raise
-        try:
-            return os.open(path, os.O_RDONLY)
-        except OSError:
-            log.debug("%s: cannot open the lock file (%s); reading without a lock", path, exc)
-            return None
+        log.debug("%s: no lock file to share (%s); reading without a lock", path, exc)
+        return None
 
 
 def _flock(fd: int, exclusive: bool) -> bool:
@@ -151,7 +152,8 @@ def run_lock(folder: str | Path, shared: bool = False, create: bool = True, name
     shared
         A reader's lock: several readers may hold it at once, never together with a writer.
     create
-        Create a missing folder (writers); a reader of a missing folder gets no lock.
+        Create a missing folder (writers); a reader of a missing folder, or of one no writer ever
+        locked (no lock file), gets no lock.
     name
         Lock only the entry ``name`` of ``folder`` (an output folder outside a run), not the whole folder.
 

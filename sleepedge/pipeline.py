@@ -102,15 +102,20 @@ def _pin_config(run: Path, cfg: Config, overwrite: bool) -> None:
     atomic_write_json(path, new, overwrite=True)
 
 
+def _config_of(manifest: dict[str, Any]) -> dict[str, Any]:
+    config = manifest.get("config")
+    return config if isinstance(config, dict) else {}
+
+
 def _config_change(stage: str, manifest: dict[str, Any], cfg: Config) -> str:
     """Config keys this stage's results depend on that differ from what it was made with ("" = none)."""
     now = cfg.to_dict()
     if stage == "bench":
         from sleepedge.firmware_bench.settings import BenchSettings
 
-        was, want = (manifest.get("config") or {}).get("bench"), BenchSettings.from_config(cfg.bench).to_dict()
+        was, want = _config_of(manifest).get("bench"), BenchSettings.from_config(cfg.bench).to_dict()
         return ", ".join(f"bench.{k}" for k in differing_keys(was or {}, want))
-    was = manifest.get("config") or {}
+    was = _config_of(manifest)
     keys = [k for sec in STAGE_SECTIONS.get(stage, ()) for k in differing_keys({sec: was.get(sec)}, {sec: now[sec]})]
     return ", ".join(k for k in keys if k not in NO_EFFECT)
 
@@ -124,7 +129,7 @@ def _budget_change(manifest: dict[str, Any], budget: Any) -> str:
     """"the budget changed" when the limits and settings differ from those the check stage used."""
     if budget is None:
         return ""
-    recorded = _budget_content((manifest.get("config") or {}).get("resolved"))
+    recorded = _budget_content(_config_of(manifest).get("resolved"))
     now = _budget_content(json.loads(json.dumps(budget.to_dict(), default=str)))
     return "" if recorded == now else "the budget changed"
 

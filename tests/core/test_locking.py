@@ -58,6 +58,8 @@ def test_a_stage_is_not_built_while_another_command_holds_the_run(tmp_path, hold
 
 def test_readers_share_the_lock(tmp_path, holder):
     run = tmp_path / "run"
+    with run_lock(run):  # a run some writer made (readers never create the lock file)
+        pass
     holder(run, shared=True)
     with run_lock(run, shared=True):
         pass
@@ -107,3 +109,9 @@ def test_a_filesystem_without_locks_runs_unlocked(tmp_path, monkeypatch, caplog)
     with run_lock(tmp_path / "run"):
         pass
     assert "does not support locks" in caplog.text
+
+
+def test_a_reader_leaves_no_lock_file_behind(tmp_path):
+    with run_lock(tmp_path, shared=True):
+        pass
+    assert list(tmp_path.iterdir()) == []

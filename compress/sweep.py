@@ -217,13 +217,18 @@ def run_step(ctx: SweepContext, step: Step, records: dict[str, dict[str, Any]]) 
     return rec
 
 
+def plan_fingerprint(cfg: Config, baseline_sha: str, recipe: Recipe | None = None) -> dict[str, Any]:
+    """What the finished steps of a sweep depend on: the baseline, the grid, the fine-tune settings, the recipe."""
+    train = {k: v for k, v in asdict(cfg.train).items() if k not in ("threads", "device")}
+    comp = {k: v for k, v in asdict(cfg.compress).items() if k not in ("margin_points", "min_accuracy", "compare_recipes")}
+    return {"baseline_sha256": baseline_sha, "train": train, "compress": comp,
+            "recipe": json.loads(json.dumps((recipe or _resolved(cfg)).to_dict()))}
+
+
 def check_plan_fingerprint(stage_dir: Path, cfg: Config, baseline_sha: str, name: str = "plan.json",
                            recipe: Recipe | None = None) -> None:
     """Refuse to resume a sweep that was started with another grid, fine-tune setting, recipe or baseline."""
-    train = {k: v for k, v in asdict(cfg.train).items() if k not in ("threads", "device")}
-    comp = {k: v for k, v in asdict(cfg.compress).items() if k not in ("margin_points", "min_accuracy", "compare_recipes")}
-    fp = {"baseline_sha256": baseline_sha, "train": train, "compress": comp,
-          "recipe": (recipe or _resolved(cfg)).to_dict()}
+    fp = plan_fingerprint(cfg, baseline_sha, recipe)
     path = stage_dir / name
     if path.is_file():
         old = json.loads(path.read_text("utf-8"))

@@ -1,7 +1,8 @@
 """Configuration: defaults in dataclasses, presets as TOML files, type-checked ``section.key=value`` overrides.
 
-Unknown sections and keys are rejected with the offending name. The resolved config is written
-into every stage manifest.
+Unknown sections and keys are rejected with the offending name, and every key has a range
+(``sleepedge.config_rules.RULES``) checked whenever it is set and once more on the resolved config.
+The resolved config is written into every stage manifest.
 """
 from __future__ import annotations
 
@@ -205,14 +206,63 @@ def _apply_section(obj: Any, values: dict[str, Any], section: str) -> None:
     for key, value in values.items():
         if key not in names:
             raise ConfigError(f"unknown key {section}.{key} (known: {', '.join(sorted(names))})")
-        setattr(obj, key, _coerce(value, hints[key], f"{section}.{key}"))
+        value = _coerce(value, hints[key], f"{section}.{key}")
+        _check_rule(f"{section}.{key}", value)
+        setattr(obj, key, value)
+
+
+def _check_rule(key: str, value: Any) -> None:
+    """The key's range from ``config_rules.RULES`` (one table for every key)."""
+    from .config_rules import RuleError, check_key
+
+    try:
+        check_key(key, value)
+    except RuleError as exc:
+        raise ConfigError(f"{key} = {value!r}: {exc}") from None
+
+
+def validate_config(cfg: Config) -> Config:
+    """Check every key against its rule and the rules across keys; ``ConfigError`` names the key(s)."""
+    from .config_rules import cross_key_problems
+
+    _check_rule("name", cfg.name)
+    for section in SECTIONS:
+        for f in dataclasses.fields(getattr(cfg, section)):
+            _check_rule(f"{section}.{f.name}", getattr(getattr(cfg, section), f.name))
+    problems = cross_key_problems(cfg)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return cfg
+
+
+def validate_split(cfg: Config) -> Config:
+    """The subject-split rules (``config_rules.split_problems``), for commands that train."""
+    from .config_rules import split_problems
+
+    problems = split_problems(cfg)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return cfg
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    """Apply ``section.key=value`` overrides to ``cfg`` in place, then validate the result."""
+    for text in overrides:
+        section, key, value = parse_override(text)
+        apply_dict(cfg, {section: {key: value}}, source=f"override {text!r}")
+    return validate_config(cfg)
 
 
 def apply_dict(cfg: Config, values: dict[str, Any], source: str = "config") -> Config:
     """Apply a nested ``{section: {key: value}}`` dict to ``cfg`` in place."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{source}: expected a table of sections, got {type(values).__name__}")
     for section, body in values.items():
         if section == "name":
-            cfg.name = str(body)
+            if not isinstance(body, str):
+                raise ConfigError(f"{source}: name must be text, got {body!r}")
+            _check_rule("name", body)
+            cfg.name = body
             continue
         if section not in SECTIONS:
             raise ConfigError(f"{source}: unknown section [{section}] (known: {', '.join(sorted(SECTIONS))})")
@@ -228,6 +278,8 @@ def parse_override(text: str) -> tuple[str, str, str]:
         raise ConfigError(f"override {text!r}: expected section.key=value, e.g. train.epochs=3")
     lhs, value = text.split("=", 1)
     section, key = lhs.strip().split(".", 1)
+    if not section or not key:
+        raise ConfigError(f"override {text!r}: expected section.key=value, e.g. train.epochs=3")
     return section, key, value.strip()
 
 
@@ -246,17 +298,14 @@ def load_config(preset: str | Path | None = None, overrides: list[str] | None = 
                 raise ConfigError(f"unknown preset {preset!r} (known: {', '.join(preset_names())})")
         try:
             values = tomllib.loads(path.read_text("utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read preset ({exc})") from exc
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read preset ({exc})") from None
         apply_dict(cfg, values, source=str(path))
         if cfg.name == "default":
             cfg.name = path.stem
-    for text in overrides or []:
-        section, key, value = parse_override(text)
-        apply_dict(cfg, {section: {key: value}}, source=f"override {text!r}")
-    return cfg
+    return apply_overrides(cfg, list(overrides or []))
 
 
 def config_from_dict(d: dict[str, Any]) -> Config:
     """Rebuild a :class:`Config` from ``to_dict()`` output (e.g. read back from a manifest)."""
-    return apply_dict(Config(), d, source="manifest config")
+    return validate_config(apply_dict(Config(), d, source="manifest config"))

@@ -104,3 +104,10 @@ def test_finetune_dropout_is_a_training_setting_not_an_architecture_change():
     assert resolve(CompressConfig(finetune_dropout=0.3)).dropout == 0.3
     with pytest.raises(ConfigError, match="finetune_dropout"):
         resolve(CompressConfig(finetune_dropout=1.5))
+
+
+def test_the_config_rules_know_every_recipe():
+    from sleepedge.compress.recipes import RECIPES
+    from sleepedge.config_rules import RECIPE_NAMES
+
+    assert set(RECIPE_NAMES) == set(RECIPES)

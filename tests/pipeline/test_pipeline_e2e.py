@@ -166,3 +166,17 @@ def test_overwrite_keeps_each_stage_until_its_replacement_is_complete(tiny_run, 
     monkeypatch.setattr(export_stage, "export_models", broken)
     outcomes = run_pipeline(copy, cfg, overwrite=True, stages=("export",))
     assert outcomes[0].status == "failed" and (copy / "export" / "manifest.json").read_bytes() == before
+
+
+def test_docs_figures_render_every_table_of_the_run(tiny_run):
+    from sleepedge.docs_figures import demo_document, summary_block
+
+    run, _, _ = tiny_run
+    p = {"commit": "0" * 40, "label": "SYNTHETIC data (tiny)", "synthetic": True}
+    table = summary_block(run, p)
+    for row in ("parameters", "MACs per 30-s epoch", "test macro-F1, int8 TFLite", "budget"):
+        assert row in table, row
+    doc = demo_document(run, p)
+    for section in ("## Wall time", "## Compression", "## Recipes", "## Export", "## Bench", "## Budget check"):
+        assert section in doc, section
+    assert "not written by this run" not in doc

@@ -47,7 +47,8 @@ def test_recipes_resolve_with_overrides():
 
 def test_sized_epochs():
     r = resolve(CompressConfig())
-    assert r.finetune_epochs(3, 0.05) == 1 and r.finetune_epochs(3, 0.25) == 3 and r.finetune_epochs(3, 0.9) == 6
+    assert r.finetune_epochs(3, 0.05) == 1 and r.finetune_epochs(3, 0.1) == 2 and r.finetune_epochs(3, 0.25) == 5
+    assert r.finetune_epochs(3, 0.9) == 6  # at most twice the stage's fixed epochs
     assert PAPER.finetune_epochs(3, 0.9) == 3
 
 

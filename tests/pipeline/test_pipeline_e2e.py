@@ -134,7 +134,7 @@ def test_stale_stages_are_refused_by_check_and_not_shown_in_the_report(tiny_run,
         check_budget("wearable", copy)
     report = build_report(copy)
     assert report.count("_stale, not shown:") == 3  # export, bench, check
-    assert "## 2. Two-stage compression" in report and "Selected model" in report
+    assert "## 2. Two-stage compression" in report and "Selection (" in report
     assert redo_reason(copy, "export", cfg).startswith("stale:") and redo_reason(copy, "compress", cfg) is None
 
 

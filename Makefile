@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUN ?= runs/demo
 
-.PHONY: venv demo test test-fast bench-train aarch64-check docs-figures clean
+.PHONY: venv demo test test-fast bench-train aarch64-check docs-figures docs-measurements clean
 
 venv: $(VENV)/.installed
 
@@ -27,6 +27,11 @@ demo: venv
 # README's demo table and docs/generated/demo.md from $(RUN) (refuses a run of other code or a dirty tree).
 docs-figures: venv
 	$(BIN)/python -m sleepedge.docs_figures render --run $(RUN)
+
+# The measurements the docs quote beyond the demo (int8 reports, ablation, cost, throughput), each into
+# docs/generated/NAME.md with its command and commit; about half an hour on 2 cores.
+docs-measurements: venv
+	PY=$(abspath $(BIN))/python RUN=$(RUN) scripts/docs_measurements.sh
 
 test: venv
 	$(BIN)/pytest

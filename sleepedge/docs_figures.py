@@ -194,6 +194,27 @@ def render(run: Path, repo: Path = REPO) -> list[Path]:
     return [readme, doc]
 
 
+def capture(name: str, cmd: list[str], markdown: bool, repo: Path = REPO) -> Path:
+    """Run a measurement command and keep its output in ``docs/generated/<name>.md`` with the command,
+    the commit (refused when the tree has uncommitted code changes) and the machine at the top."""
+    from .envinfo import device_info, git_commit
+    from .runfolder import atomic_write_text
+
+    commit = git_commit() or "unknown"
+    dirty = subprocess.run(["git", "-C", str(repo), "diff", "--quiet", "HEAD", "--", ".", *DOCS_ONLY]).returncode != 0
+    if dirty:
+        raise FiguresError("the checkout has uncommitted code changes; commit them before measuring for the docs")
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise FiguresError(f"{' '.join(cmd)} exited {res.returncode}: {res.stderr.strip().splitlines()[-1:] or ''}")
+    dev = device_info()
+    head = [f"<!-- generated: do not edit; `make docs-measurements` rewrites it -->", "",
+            f"_Output of `{' '.join(cmd)}` at commit `{commit[:12]}` on {dev['cpu']} ({dev['cores']} cores, "
+            f"{dev['machine']}), {_dt.date.today().isoformat()}._", ""]
+    body = res.stdout.strip() if markdown else "```\n" + res.stdout.rstrip() + "\n```"
+    return atomic_write_text(repo / "docs" / "generated" / f"{name}.md", "\n".join(head) + "\n" + body + "\n", overwrite=True)
+
+
 def record_timing(run: Path, install_file: Path, pipeline_seconds: float) -> Path:
     """``RUN/make_demo.json``: the venv install time (when ``make`` created it) and the pipeline's wall time."""
     from .runfolder import atomic_write_json
@@ -213,9 +234,16 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--run", type=Path, required=True)
     t.add_argument("--install-seconds-file", type=Path, required=True)
     t.add_argument("--pipeline-seconds", type=float, required=True)
+    c = sub.add_parser("capture", help="run a measurement command into docs/generated/NAME.md")
+    c.add_argument("name")
+    c.add_argument("--markdown", action="store_true", help="the command prints markdown (else it is fenced as text)")
+    c.add_argument("command", nargs=argparse.REMAINDER, help="-- the command and its arguments")
     a = ap.parse_args(argv)
     try:
-        if a.cmd == "timing":
+        if a.cmd == "capture":
+            cmd = a.command[1:] if a.command[:1] == ["--"] else a.command
+            print(capture(a.name, cmd, a.markdown))
+        elif a.cmd == "timing":
             print(record_timing(a.run, a.install_seconds_file, a.pipeline_seconds))
         else:
             for f in render(a.run):

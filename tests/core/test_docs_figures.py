@@ -59,3 +59,19 @@ def test_timing_record(tmp_path):
     (tmp_path / "run").mkdir()
     rec = json.loads(record_timing(tmp_path / "run", f, 300.0).read_text())
     assert rec["install_seconds"] == 81 and rec["total_seconds"] == 381
+
+
+def test_capture_keeps_the_command_and_refuses_failures(tmp_path, monkeypatch):
+    import sys
+
+    from sleepedge import docs_figures
+
+    repo, _ = _repo(tmp_path)
+    out = docs_figures.capture("probe", [sys.executable, "-c", "print('| a |')"], markdown=True, repo=repo)
+    text = out.read_text()
+    assert out == repo / "docs" / "generated" / "probe.md" and "| a |" in text and "python" in text and "commit" in text
+    with pytest.raises(FiguresError, match="exited 3"):
+        docs_figures.capture("bad", [sys.executable, "-c", "import sys; sys.exit(3)"], markdown=False, repo=repo)
+    (repo / "code.py").write_text("x = 3\n")
+    with pytest.raises(FiguresError, match="uncommitted"):
+        docs_figures.capture("probe", [sys.executable, "-c", "print(1)"], markdown=True, repo=repo)

@@ -39,7 +39,7 @@ class Recipe:
     schedule: str  # constant | cosine
     warmup: float  # share of a fine-tune's optimiser steps spent warming up (cosine only)
     finetune_patience: int  # early stop after this many epochs without a better val macro-F1, best epoch kept; 0 = all epochs, last kept
-    epochs_per_removed: float  # 0 = fixed epochs per stage
+    epochs_per_removed: float  # fine-tune epochs per 100 % of the parent's MACs or parameters removed; 0 = fixed
     lr: float
     stage1_step: float
     keep_pruned_if_better: bool
@@ -54,7 +54,9 @@ class Recipe:
         return {**asdict(self), "keep_best": self.keep_best}
 
     def finetune_epochs(self, fixed: int, removed: float) -> int:
-        """Epochs of one fine-tune: ``fixed`` (the stage's setting), or sized to the share of MACs removed.
+        """Epochs of one fine-tune: ``fixed`` (the stage's setting), or sized to the step: ``removed`` is the
+        larger of the shares of the parent's MACs and of its parameters that the step removes (stage 1
+        mostly removes MACs, stage 2 mostly parameters).
 
         Sized: ``ceil(epochs_per_removed * removed)``, at least 1 and at most ``2 * fixed``.
         """

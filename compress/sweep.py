@@ -196,7 +196,8 @@ def run_step(ctx: SweepContext, step: Step, records: dict[str, dict[str, Any]]) 
     model = cut(ctx, parent, step, target)
     if model.arch != target:
         raise RuntimeError(f"step {step.id}: produced {model.arch} but the plan says {target}")
-    removed = 1.0 - macs_per_epoch(target) / macs_per_epoch(parent.arch)
+    removed = max(1.0 - macs_per_epoch(target) / macs_per_epoch(parent.arch),  # the step's size: the larger share
+                  1.0 - count_params(target) / count_params(parent.arch))  # of MACs or of parameters it removes
     t1 = time.perf_counter()
     before = _eval(ctx, model, "val")
     t2 = time.perf_counter()
@@ -207,7 +208,7 @@ def run_step(ctx: SweepContext, step: Step, records: dict[str, dict[str, Any]]) 
             "recipe": ctx.recipe.name}
     path = save_checkpoint(step_dir / "model.pt", model, config=ctx.cfg.to_dict(), meta=meta, overwrite=True)
     rec = {**asdict(step), **_arch_record(model.arch), "recipe": ctx.recipe.name, "val": val, "test": test,
-           "val_before_finetune": _brief(before), "macs_removed_from_parent": removed, "finetune": ft,
+           "val_before_finetune": _brief(before), "share_removed_from_parent": removed, "finetune": ft,
            "model": {"path": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size},
            "wall_s": {"prune": t1 - t0, "evaluate_before": t2 - t1, "finetune_and_val": t3 - t2, "total": time.perf_counter() - t0}}
     atomic_write_json(step_dir / STEP_JSON, rec)  # last: its presence marks the step finished

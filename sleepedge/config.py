@@ -75,7 +75,7 @@ class CompressConfig:
     distill_temperature: float | None = None  # softening temperature of the soft targets
     schedule: str = "auto"  # learning rate within a fine-tune: constant, cosine (warm-up then cosine decay)
     finetune_patience: int | None = None  # early stop a fine-tune after this many epochs without a better val macro-F1 (0 = never)
-    epochs_per_removed: float | None = None  # fine-tune epochs per 100 % of the parent's MACs a step removes (0 = the fixed per-stage epochs)
+    epochs_per_removed: float | None = None  # fine-tune epochs per 100 % of the parent's MACs or parameters (the larger share) a step removes (0 = the fixed per-stage epochs)
     finetune_dropout: float | None = None  # dropout rate while fine-tuning the smaller model (-1 = the architecture's own 0.5)
     compare_recipes: list[str] = field(default_factory=lambda: ["paper"])  # also run these along the selected model's path, side by side
     taylor_batches: int = 16  # training batches for the taylor importance

@@ -68,7 +68,7 @@ class Recipe:
 PAPER = Recipe("paper", importance="l1", distill_alpha=0.0, distill_temperature=1.0, schedule="constant", warmup=0.0,
                finetune_patience=0, epochs_per_removed=0.0, lr=PAPER_LR,
                stage1_step=PAPER_STAGE1_STEP, keep_pruned_if_better=False, dropout=None)
-SLEEPEDGE = Recipe("sleepedge", importance="bn_l1", distill_alpha=0.7, distill_temperature=4.0, schedule="cosine",
+SLEEPEDGE = Recipe("sleepedge", importance="bn_l1", distill_alpha=0.5, distill_temperature=2.0, schedule="cosine",
                    warmup=0.1, finetune_patience=3, epochs_per_removed=20.0, lr=math.nan,
                    stage1_step=math.nan, keep_pruned_if_better=True, dropout=0.1)
 RECIPES: dict[str, Recipe] = {r.name: r for r in (SLEEPEDGE, PAPER)}

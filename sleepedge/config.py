@@ -87,7 +87,7 @@ class CompressConfig:
     hidden_floor: int = 128
     hidden_extra: list[int] = field(default_factory=list)  # sizes below the floor to try as well, e.g. [64, 32]
     stage2_finetune_epochs: int = 3
-    margin_points: float = 1.0  # selection: smallest model whose paired validation accuracy AND macro-F1 are within this many points of the baseline
+    margin_points: float = 1.0  # selection: smallest model non-inferior at this margin (the paired validation CI's lower end of the accuracy AND macro-F1 deltas >= -margin)
     min_accuracy: float = 0.0  # selection: or at least this accuracy (0 = unused)
     finetune_lr: float = 1e-4  # AdamW peak learning rate of the sleepedge recipe's fine-tunes (the paper recipe always uses 1e-4)
     keep_pruned_if_better: bool = True  # a step keeps its un-fine-tuned weights when they beat fine-tuning on val macro-F1

@@ -24,13 +24,13 @@ from .table import delta_ci, model_row, pct_ci
 log = logging.getLogger(__name__)
 
 
-def _endpoint_row(name: str, rec: dict[str, Any], base: dict[str, Any], n_steps: int, wall_s: float) -> dict[str, Any]:
+def endpoint_row(name: str, rec: dict[str, Any], base: dict[str, Any], n_steps: int, wall_s: float) -> dict[str, Any]:
     row = model_row(rec, base)
     row.update(recipe=name, steps=n_steps, recipe_wall_s=wall_s)
     return row
 
 
-def _versus(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+def versus(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """Paired ``a - b`` per split and metric (points, CI), when both carry per-subject matrices."""
     out = {}
     for split in ("val", "test"):
@@ -40,33 +40,38 @@ def _versus(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def run_path(ctx, recipe, chosen: dict[str, Any], base: dict[str, Any], folder, progress: bool = True) -> tuple[dict, int, float]:
+    """Compress the baseline along one path to ``chosen``'s architecture with ``recipe`` (steps in ``folder/steps``).
+
+    Returns ``(endpoint record, number of steps, fine-tune wall seconds)``; resumes from finished steps.
+    """
+    from .sweep import check_plan_fingerprint, run_sweep
+
+    arch = DeepSleepNetArch.from_dict(base["arch"])
+    plan = path_plan(arch, ctx.cfg.compress, chosen["ratio"], chosen["hidden"], recipe.stage1_step)
+    folder.mkdir(parents=True, exist_ok=True)
+    check_plan_fingerprint(folder, ctx.cfg, sha256_file(ctx.baseline_path), recipe=recipe)
+    log.info("compress: %s along %d steps to %s", recipe.name, len(plan), chosen["model"])
+    recs = run_sweep(replace(ctx, steps_dir=folder / "steps", recipe=recipe), plan, progress=progress, baseline=base)
+    wall = sum(r["wall_s"]["total"] for k, r in recs.items() if k != BASELINE)
+    return recs[plan[-1].id], len(plan), wall
+
+
 def compare_recipes(ctx, names: list[str], records: dict[str, dict[str, Any]], chosen: dict[str, Any],
                     progress: bool = True) -> dict[str, Any]:
     """Run each recipe in ``names`` to the selected architecture; rows and paired differences for the report."""
-    from .sweep import check_plan_fingerprint, run_sweep
-
     base = records[BASELINE]
     own_wall = sum(r["wall_s"]["total"] for k, r in records.items() if k != BASELINE)
-    rows = [_endpoint_row(ctx.recipe.name, records[chosen["model"]], base, len(records) - 1, own_wall)]
+    rows = [endpoint_row(ctx.recipe.name, records[chosen["model"]], base, len(records) - 1, own_wall)]
     result: dict[str, Any] = {"target": chosen["model"], "rows": rows, "versus": {}, "summary": {}, "note": ""}
     if chosen["model"] == BASELINE or not names:
         result["note"] = "no comparison: " + ("the sweep selected the baseline" if names else "compress.compare_recipes is empty")
         return result
-    arch = DeepSleepNetArch.from_dict(base["arch"])
-    stage_dir = ctx.steps_dir.parent
     for name in names:
-        recipe = resolve(ctx.cfg.compress, name)
-        plan = path_plan(arch, ctx.cfg.compress, chosen["ratio"], chosen["hidden"], recipe.stage1_step)
-        folder = stage_dir / "recipes" / name
-        folder.mkdir(parents=True, exist_ok=True)
-        check_plan_fingerprint(folder, ctx.cfg, sha256_file(ctx.baseline_path), recipe=recipe)
-        log.info("compress: the %s recipe along %d steps to %s", name, len(plan), chosen["model"])
-        sub = replace(ctx, steps_dir=folder / "steps", recipe=recipe)
-        recs = run_sweep(sub, plan, progress=progress, baseline=base)
-        end = recs[plan[-1].id]
-        wall = sum(r["wall_s"]["total"] for k, r in recs.items() if k != BASELINE)
-        rows.append(_endpoint_row(name, end, base, len(plan), wall))
-        result["versus"][name] = _versus(records[chosen["model"]], end)
+        end, n_steps, wall = run_path(ctx, resolve(ctx.cfg.compress, name), chosen, base,
+                                      ctx.steps_dir.parent / "recipes" / name, progress)
+        rows.append(endpoint_row(name, end, base, n_steps, wall))
+        result["versus"][name] = versus(records[chosen["model"]], end)
     result["summary"] = {r["recipe"]: {k: r[k] for k in ("model", "params", "macs", "steps", "recipe_wall_s",
                                                            "test_d_accuracy", "test_d_macro_f1", "val_d_accuracy", "val_d_macro_f1")}
                          for r in rows}

@@ -38,18 +38,25 @@ class Recipe:
     distill_temperature: float
     schedule: str  # constant | cosine
     warmup: float  # share of a fine-tune's optimiser steps spent warming up (cosine only)
-    finetune_patience: int  # 0 = no early stop
-    keep_best: bool  # keep the best validation epoch (True) or the last epoch (False)
-    epochs_per_removed: float  # 0 = fixed epochs per stage
+    finetune_patience: int  # early stop after this many epochs without a better val macro-F1, best epoch kept; 0 = all epochs, last kept
+    epochs_per_removed: float  # fine-tune epochs per 100 % of the parent's MACs or parameters removed; 0 = fixed
     lr: float
     stage1_step: float
     keep_pruned_if_better: bool
+    dropout: float | None = None  # dropout rate during fine-tunes (None = the architecture's own, 0.5 for DeepSleepNet)
+
+    @property
+    def keep_best(self) -> bool:
+        """Early stopping on validation keeps the best epoch; without it the fine-tune keeps its last epoch."""
+        return self.finetune_patience > 0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "keep_best": self.keep_best}
 
     def finetune_epochs(self, fixed: int, removed: float) -> int:
-        """Epochs of one fine-tune: ``fixed`` (the stage's setting), or sized to the share of MACs removed.
+        """Epochs of one fine-tune: ``fixed`` (the stage's setting), or sized to the step: ``removed`` is the
+        larger of the shares of the parent's MACs and of its parameters that the step removes (stage 1
+        mostly removes MACs, stage 2 mostly parameters).
 
         Sized: ``ceil(epochs_per_removed * removed)``, at least 1 and at most ``2 * fixed``.
         """
@@ -59,11 +66,11 @@ class Recipe:
 
 
 PAPER = Recipe("paper", importance="l1", distill_alpha=0.0, distill_temperature=1.0, schedule="constant", warmup=0.0,
-               finetune_patience=0, keep_best=False, epochs_per_removed=0.0, lr=PAPER_LR,
-               stage1_step=PAPER_STAGE1_STEP, keep_pruned_if_better=False)
-SLEEPEDGE = Recipe("sleepedge", importance="bn_l1", distill_alpha=0.7, distill_temperature=4.0, schedule="cosine",
-                   warmup=0.1, finetune_patience=2, keep_best=True, epochs_per_removed=10.0, lr=math.nan,
-                   stage1_step=math.nan, keep_pruned_if_better=True)
+               finetune_patience=0, epochs_per_removed=0.0, lr=PAPER_LR,
+               stage1_step=PAPER_STAGE1_STEP, keep_pruned_if_better=False, dropout=None)
+SLEEPEDGE = Recipe("sleepedge", importance="bn_l1", distill_alpha=0.5, distill_temperature=2.0, schedule="cosine",
+                   warmup=0.1, finetune_patience=3, epochs_per_removed=20.0, lr=math.nan,
+                   stage1_step=math.nan, keep_pruned_if_better=True, dropout=0.1)
 RECIPES: dict[str, Recipe] = {r.name: r for r in (SLEEPEDGE, PAPER)}
 
 
@@ -92,6 +99,7 @@ def resolve(c: CompressConfig, name: str | None = None) -> Recipe:
                     distill_temperature=_override(c.distill_temperature, r.distill_temperature),
                     schedule=_override(c.schedule, r.schedule),
                     finetune_patience=_override(c.finetune_patience, r.finetune_patience),
+                    dropout=r.dropout if c.finetune_dropout is None else (None if c.finetune_dropout < 0 else c.finetune_dropout),
                     epochs_per_removed=_override(c.epochs_per_removed, r.epochs_per_removed))
     check(r)
     return r
@@ -109,6 +117,8 @@ def check(r: Recipe) -> None:
         raise ConfigError(f"compress.schedule: unknown schedule {r.schedule!r} (constant, cosine)")
     if r.finetune_patience < 0 or r.epochs_per_removed < 0:
         raise ConfigError("compress.finetune_patience and compress.epochs_per_removed must be >= 0")
+    if r.dropout is not None and not 0.0 <= r.dropout < 1.0:
+        raise ConfigError(f"compress.finetune_dropout must be in [0, 1) (or -1 for the architecture's own), got {r.dropout}")
     if not (r.lr > 0 and math.isfinite(r.lr)):
         raise ConfigError(f"compress.finetune_lr must be a positive number, got {r.lr}")
 

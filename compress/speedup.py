@@ -22,7 +22,7 @@ from typing import Any
 
 def grid_epochs(cfg) -> tuple[list, dict[str, int], dict[str, str]]:
     """``(plan, epochs per step, parent per step)`` of the config's recipe (its epoch rule, no early stop)."""
-    from sleepedge.models import get_arch, macs_per_epoch
+    from sleepedge.models import count_params, get_arch, macs_per_epoch
 
     from .plan import BASELINE, build_plan, step_arch
     from .recipes import resolve
@@ -33,7 +33,9 @@ def grid_epochs(cfg) -> tuple[list, dict[str, int], dict[str, str]]:
     epochs = {}
     for s in plan:
         fixed = cfg.compress.stage1_finetune_epochs if s.stage == 1 else cfg.compress.stage2_finetune_epochs
-        epochs[s.id] = recipe.finetune_epochs(fixed, 1 - macs_per_epoch(arch[s.id]) / macs_per_epoch(arch[s.parent]))
+        a, p = arch[s.id], arch[s.parent]  # the step's size as in sweep.run_step: the larger share of MACs or params removed
+        removed = max(1 - macs_per_epoch(a) / macs_per_epoch(p), 1 - count_params(a) / count_params(p))
+        epochs[s.id] = recipe.finetune_epochs(fixed, removed)
     return plan, epochs, {s.id: s.parent for s in plan}
 
 

@@ -5,7 +5,8 @@
 ``sweep.csv``, ``sweep.md``, ``sweep.json``, ``fig_stage1.png``, ``fig_stage2.png``, ``selected.pt``,
 ``recipes/<name>/steps/...`` and ``recipes.md``/``recipes.json`` (each ``compress.compare_recipes``
 recipe run along one path to the selected architecture, side by side with the sweep's own recipe on the
-same baseline), and ``manifest.json`` (written last). An unfinished folder resumes from its finished steps.
+same baseline), and ``manifest.json`` (written last). The stage is built in ``RUN/.compress.partial`` and
+swapped in when complete; an unfinished build resumes from its finished steps.
 """
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from typing import Any, Callable
 
 from sleepedge.config import Config
 from sleepedge.runfolder import (
-    ManifestError, atomic_copy, atomic_write_json, atomic_write_text, output_path, prepare_stage_dir,
-    read_manifest, sha256_file, write_manifest,
+    ManifestError, atomic_copy, atomic_write_json, atomic_write_text, output_path, read_manifest, sha256_file,
+    write_manifest,
 )
+from sleepedge.stages import refuse_finished, stage_transaction
 
 from .compare import compare_recipes, recipes_markdown
 from .plan import BASELINE, build_plan
@@ -40,6 +42,9 @@ def dataset_label(train_manifest: dict[str, Any], where: Path) -> str:
 def _device(name: str) -> str:
     import torch
 
+    from sleepedge.train.stage import check_device
+
+    check_device(name)
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return name
@@ -127,7 +132,7 @@ def run_compress_stage(
     ----------
     run_dir : the run folder holding a finished ``train`` stage.
     cfg : the resolved config; ``cfg.compress`` is the grid and selection, ``cfg.train`` the fine-tuning.
-    overwrite : redo a finished compress stage (the old folder is removed).
+    overwrite : redo a finished compress stage (the old folder stays until the new one is complete).
     sweep : the whole grid; ``False`` runs stage 1 and the stage-2 chain from the largest ``stage2_from``.
     finetune, evaluate : default ``sleepedge.train.loop.fit`` / ``evaluate`` (injectable for tests).
     data : ``{"train", "val", "test": SequenceData}``; default rebuilt with ``load_run_data(RUN/train)``.
@@ -136,11 +141,12 @@ def run_compress_stage(
     import torch
 
     from .executor import run_grid
-    from .sweep import SweepContext, check_plan_fingerprint
+    from .sweep import SweepContext, check_plan_fingerprint, plan_fingerprint
 
     t0 = time.perf_counter()
     check_selection_config(cfg.compress)
     recipe, others = resolve(cfg.compress), comparison_recipes(cfg.compress)
+    device = _device(cfg.train.device)
     train_dir = Path(run_dir) / "train"
     train_m = read_manifest(train_dir)
     baseline = output_path(train_dir, train_m, "model")
@@ -148,29 +154,35 @@ def run_compress_stage(
     if cfg.train.threads > 0:
         torch.set_num_threads(cfg.train.threads)
     finetune, evaluate = _training_functions(finetune, evaluate)
+    refuse_finished(Path(run_dir) / STAGE, overwrite)  # before the data are rebuilt
     if data is None:
         from sleepedge.train.stage import load_run_data
         data = load_run_data(train_dir)
         check_rebuilt_data(train_dir, train_m, data)
-    stage_dir = prepare_stage_dir(run_dir, STAGE, overwrite)  # after every input check: --overwrite deletes
-    check_plan_fingerprint(stage_dir, cfg, sha256_file(baseline), recipe=recipe)
-    plan = build_plan(_baseline_arch(baseline), cfg.compress, sweep=sweep, step=recipe.stage1_step)
-    log.info("compress: %d steps with the %s recipe on %s", len(plan), recipe.name, label)
-    ctx = SweepContext(cfg, stage_dir / "steps", baseline, data, finetune, evaluate, _device(cfg.train.device), recipe=recipe)
-    records = run_grid(ctx, plan, progress=progress)  # in this process, or Ray tasks (compress/executor.py)
-    wall_s = sum(r["wall_s"]["total"] for r in records.values())
-    rows = build_rows(records)
-    chosen, selection = select(rows, cfg.compress)
-    if not selection["qualified"]:
-        log.warning("NO compressed model met the selection criterion (%s): the BASELINE is selected", selection["criterion"])
-    out = _write_outputs(stage_dir, baseline, records, rows, chosen, selection, label, wall_s, recipe, cfg.compress.margin_points)
-    comparison = compare_recipes(ctx, others, records, chosen, progress=progress)
-    out["recipes_json"] = atomic_write_json(stage_dir / "recipes.json", comparison, overwrite=True)
-    out["recipes_md"] = atomic_write_text(stage_dir / "recipes.md", recipes_markdown(comparison, label), overwrite=True)
-    metrics = _metrics(chosen, selection, records, wall_s, time.perf_counter() - t0)
-    metrics["recipe"], metrics["recipes"] = recipe.to_dict(), comparison["summary"]
-    write_manifest(stage_dir, STAGE, outputs=out, inputs={"baseline": baseline}, parent=train_dir, config=cfg.to_dict(),
-                   metrics=metrics, dataset=train_m.get("dataset"), seed=cfg.train.seed, split=train_m.get("split"),
-                   extra={"sweep": sweep, "plan": [s.id for s in plan]})
+    baseline_sha = sha256_file(baseline)
+    # A transaction (sleepedge.stages): built in RUN/.compress.partial, whose finished steps a rerun
+    # with the same plan resumes from; the old RUN/compress stays until the new one is complete.
+    with stage_transaction(Path(run_dir) / STAGE, overwrite=overwrite,
+                           resume_key=plan_fingerprint(cfg, baseline_sha, recipe)) as stage_dir:
+        check_plan_fingerprint(stage_dir, cfg, baseline_sha, recipe=recipe)
+        plan = build_plan(_baseline_arch(baseline), cfg.compress, sweep=sweep, step=recipe.stage1_step)
+        log.info("compress: %d steps with the %s recipe on %s", len(plan), recipe.name, label)
+        ctx = SweepContext(cfg, stage_dir / "steps", baseline, data, finetune, evaluate, device, recipe=recipe)
+        records = run_grid(ctx, plan, progress=progress)  # in this process, or Ray tasks (compress/executor.py)
+        wall_s = sum(r["wall_s"]["total"] for r in records.values())
+        rows = build_rows(records)
+        chosen, selection = select(rows, cfg.compress)
+        if not selection["qualified"]:
+            log.warning("NO compressed model met the selection criterion (%s): the BASELINE is selected", selection["criterion"])
+        out = _write_outputs(stage_dir, baseline, records, rows, chosen, selection, label, wall_s, recipe,
+                             cfg.compress.margin_points)
+        comparison = compare_recipes(ctx, others, records, chosen, progress=progress)
+        out["recipes_json"] = atomic_write_json(stage_dir / "recipes.json", comparison, overwrite=True)
+        out["recipes_md"] = atomic_write_text(stage_dir / "recipes.md", recipes_markdown(comparison, label), overwrite=True)
+        metrics = _metrics(chosen, selection, records, wall_s, time.perf_counter() - t0)
+        metrics["recipe"], metrics["recipes"] = recipe.to_dict(), comparison["summary"]
+        write_manifest(stage_dir, STAGE, outputs=out, inputs={"baseline": baseline}, parent=train_dir, config=cfg.to_dict(),
+                       metrics=metrics, dataset=train_m.get("dataset"), seed=cfg.train.seed, split=train_m.get("split"),
+                       extra={"sweep": sweep, "plan": [s.id for s in plan]})
     log.info("compress done: selected %s (%d params, %.1f %% fewer)", chosen["model"], chosen["params"], chosen["params_reduction_pct"])
-    return read_manifest(stage_dir)
+    return read_manifest(Path(run_dir) / STAGE)

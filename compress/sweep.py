@@ -167,6 +167,8 @@ def _finetune(ctx: SweepContext, model, step: Step, step_dir: Path, before: dict
         return model, {"epochs": 0, "best_epoch": None, "history": [], "kept": "pruned"}, before
     snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
     ft_cfg = replace(ctx.cfg.train, lr=r.lr, patience=r.finetune_patience)
+    if r.dropout is not None:
+        model.set_dropout(r.dropout)
     objective = Objective(r.distill_alpha, r.distill_temperature)
     res = ctx.finetune(model, ctx.data["train"], ctx.data["val"], ft_cfg, epochs=epochs,
                        desc=f"fine-tune {step.id}", state_path=step_dir / "finetune_state.pt", objective=objective,
@@ -194,7 +196,8 @@ def run_step(ctx: SweepContext, step: Step, records: dict[str, dict[str, Any]]) 
     model = cut(ctx, parent, step, target)
     if model.arch != target:
         raise RuntimeError(f"step {step.id}: produced {model.arch} but the plan says {target}")
-    removed = 1.0 - macs_per_epoch(target) / macs_per_epoch(parent.arch)
+    removed = max(1.0 - macs_per_epoch(target) / macs_per_epoch(parent.arch),  # the step's size: the larger share
+                  1.0 - count_params(target) / count_params(parent.arch))  # of MACs or of parameters it removes
     t1 = time.perf_counter()
     before = _eval(ctx, model, "val")
     t2 = time.perf_counter()
@@ -205,7 +208,7 @@ def run_step(ctx: SweepContext, step: Step, records: dict[str, dict[str, Any]]) 
             "recipe": ctx.recipe.name}
     path = save_checkpoint(step_dir / "model.pt", model, config=ctx.cfg.to_dict(), meta=meta, overwrite=True)
     rec = {**asdict(step), **_arch_record(model.arch), "recipe": ctx.recipe.name, "val": val, "test": test,
-           "val_before_finetune": _brief(before), "macs_removed_from_parent": removed, "finetune": ft,
+           "val_before_finetune": _brief(before), "share_removed_from_parent": removed, "finetune": ft,
            "model": {"path": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size},
            "wall_s": {"prune": t1 - t0, "evaluate_before": t2 - t1, "finetune_and_val": t3 - t2, "total": time.perf_counter() - t0}}
     atomic_write_json(step_dir / STEP_JSON, rec)  # last: its presence marks the step finished
@@ -215,13 +218,18 @@ def run_step(ctx: SweepContext, step: Step, records: dict[str, dict[str, Any]]) 
     return rec
 
 
+def plan_fingerprint(cfg: Config, baseline_sha: str, recipe: Recipe | None = None) -> dict[str, Any]:
+    """What the finished steps of a sweep depend on: the baseline, the grid, the fine-tune settings, the recipe."""
+    train = {k: v for k, v in asdict(cfg.train).items() if k not in ("threads", "device")}
+    comp = {k: v for k, v in asdict(cfg.compress).items() if k not in ("margin_points", "min_accuracy", "compare_recipes")}
+    return {"baseline_sha256": baseline_sha, "train": train, "compress": comp,
+            "recipe": json.loads(json.dumps((recipe or _resolved(cfg)).to_dict()))}
+
+
 def check_plan_fingerprint(stage_dir: Path, cfg: Config, baseline_sha: str, name: str = "plan.json",
                            recipe: Recipe | None = None) -> None:
     """Refuse to resume a sweep that was started with another grid, fine-tune setting, recipe or baseline."""
-    train = {k: v for k, v in asdict(cfg.train).items() if k not in ("threads", "device")}
-    comp = {k: v for k, v in asdict(cfg.compress).items() if k not in ("margin_points", "min_accuracy", "compare_recipes")}
-    fp = {"baseline_sha256": baseline_sha, "train": train, "compress": comp,
-          "recipe": (recipe or _resolved(cfg)).to_dict()}
+    fp = plan_fingerprint(cfg, baseline_sha, recipe)
     path = stage_dir / name
     if path.is_file():
         old = json.loads(path.read_text("utf-8"))

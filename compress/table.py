@@ -6,17 +6,19 @@ that draws the same subjects for both (:func:`sleepedge.stats.paired_delta_ci`).
 subject-bootstrap CIs too.
 
 Selection uses VALIDATION only (choosing on test would leak it); test figures are reported beside it.
-Rule: a model qualifies when its paired validation deltas of accuracy AND macro-F1 are both at least
-``-margin_points`` (or, with ``min_accuracy > 0``, when its validation accuracy reaches that absolute
-floor instead); the smallest qualifying model (fewest parameters; ties: higher validation accuracy)
-is selected; if none qualifies, the baseline is, and the report says so.
+Rule (non-inferiority): a model qualifies when the lower end of the 95 % paired subject-bootstrap
+interval of its validation delta is at least ``-margin_points``, for accuracy AND for macro-F1 (a row
+without per-subject matrices falls back to the point estimate); with ``min_accuracy > 0`` an absolute
+validation-accuracy floor replaces that. The smallest qualifying model (fewest parameters; ties:
+higher validation accuracy) is selected; if none qualifies, the baseline is, and the report says so.
 
-Why the point estimate of the paired delta and not its CI bound: with five validation subjects the
-95 % interval of even a near-identical model spans about a point either side, so "lower bound within
-the margin" would reject nearly every compressed model for want of subjects, not for want of
-accuracy. The paired point estimate is what the subjects say on average; the interval is printed
-beside every figure so the reader sees how sure it is. Both metrics count because accuracy alone
-hides a model that gives up the rare N1 stage.
+Why the interval's lower end and not the point estimate: picking the smallest of a dozen models whose
+point estimates pass is a winner's curse, since the model that passes by the narrowest margin is the
+one most likely to have been lucky on these subjects. Measured on the quick preset: a hidden-8 model
+whose validation macro-F1 point estimate was -0.5 (interval [-1.5, +0.4]) lost 3.2 test points. Paired
+intervals are tight enough for this rule to be usable (about a point either side on five validation
+subjects), because what the subjects share cancels. Both metrics count because accuracy alone hides
+a model that gives up the rare N1 stage.
 
 The Pareto front is over (parameters, validation macro-F1): no other model is at most as large and
 at least as good with one of the two strict.
@@ -106,12 +108,18 @@ def select(rows: list[dict[str, Any]], c: CompressConfig) -> tuple[dict[str, Any
         ok = [r for r in rows if r["val_accuracy"] >= threshold - 1e-12]
     else:
         threshold = -c.margin_points
-        criterion = (f"paired validation deltas of accuracy and macro-F1 both >= -{c.margin_points:g} points "
-                     f"(baseline {100 * base['val_accuracy']:.1f} % / {100 * base['val_macro_f1']:.1f} %)")
-        ok = [r for r in rows if r["val_d_accuracy"] >= threshold - 1e-9 and r["val_d_macro_f1"] >= threshold - 1e-9]
+        criterion = (f"non-inferior on validation: the 95 % paired CI's lower end of the accuracy and macro-F1 deltas "
+                     f">= -{c.margin_points:g} points (baseline {100 * base['val_accuracy']:.1f} % / {100 * base['val_macro_f1']:.1f} %)")
+        ok = [r for r in rows if _lower(r, "val_d_accuracy") >= threshold - 1e-9 and _lower(r, "val_d_macro_f1") >= threshold - 1e-9]
     chosen = min(ok, key=lambda r: (r["params"], -r["val_accuracy"])) if ok else base
     chosen["selected"] = True
     return chosen, {"criterion": criterion, "threshold": threshold, "qualified": bool(ok), "n_qualified": len(ok)}
+
+
+def _lower(r: dict[str, Any], key: str) -> float:
+    """The lower end of a delta's interval, or the delta itself when the row has no interval."""
+    lo = r.get(f"{key}_lo")
+    return r[key] if lo is None else lo
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:

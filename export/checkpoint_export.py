@@ -16,7 +16,7 @@ from .carray import write_c_array
 from .formats import FORMATS, ExportFormat, get_formats
 from .onnx_export import export_onnx, torch_logits
 from .rows import check_file, fail, new_row, tflm_input
-from .tflite_convert import Onnx2TfJob, run_onnx2tf
+from .tflite_convert import Onnx2TfJob, run_onnx2tf, write_calibration
 from .tflm import measure_arena
 
 log = logging.getLogger(__name__)
@@ -51,26 +51,40 @@ def model_info(model, seq_len: int) -> dict[str, Any]:
 
 
 def onnx2tf_jobs(onnx_path: Path, work: Path, fmts: list[ExportFormat], calib_x: np.ndarray,
-                 timeout_s: float) -> dict[str, Onnx2TfJob]:
-    """Run the onnx2tf conversions the tflite rows need: ``{format name: job that made its file}``.
+                 timeout_s: float, int8_attempts: int = 4) -> dict[str, Onnx2TfJob]:
+    """Run the conversions the tflite rows need: ``{format name: job that made its file}``.
 
-    One int8 run also writes the fp32 file; only when it fails is fp32 converted on its own, so a
-    crashing int8 calibration never costs the fp32 row.
+    onnx2tf converts once (fp32 and the SavedModel of the unrolled network); the integer formats are
+    then quantised from that SavedModel by :mod:`.int8_convert` in a child process, so a crashing
+    calibration never costs the fp32 row and every integer file is checked to be fully integer.
     """
+    from .int8_convert import quantize_saved_model
+
     jobs: dict[str, Onnx2TfJob] = {}
     tfl = [f for f in fmts if f.converter == "onnx2tf"]
-    if any(f.is_int8 for f in tfl):
-        job = run_onnx2tf(onnx_path, work / "onnx2tf_int8", calib_x, timeout_s)
-        jobs.update({f.name: job for f in tfl if f.is_int8 or job.ok})
-    if any(f.name not in jobs for f in tfl):
-        job = run_onnx2tf(onnx_path, work / "onnx2tf_fp32", None, timeout_s)
-        jobs.update({f.name: job for f in tfl if f.name not in jobs})
+    if not tfl:
+        return jobs
+    base = run_onnx2tf(onnx_path, work / "onnx2tf_fp32", None, timeout_s)
+    jobs.update({f.name: base for f in tfl if not f.is_int8})
+    quant = [f for f in tfl if f.is_int8]
+    if quant:
+        if not base.ok:
+            return {**jobs, **{f.name: base for f in quant}}
+        calib = write_calibration(calib_x, work / "calib.npy")
+        q = quantize_saved_model(work / "onnx2tf_fp32" / "out", calib, work / "int8_convert", [f.onnx2tf_output for f in quant],
+                                 int8_attempts, timeout_s)
+        job = Onnx2TfJob("int8_convert", q.ok, q.reason, q.seconds, q.files, attempts=q.attempts, float_left=q.float_ops)
+        for key, ops in q.float_ops.items():
+            log.warning("%s: float operators %s remained after %d quantisations; the row lists them", key, ops, int8_attempts)
+        jobs.update({f.name: job for f in quant})
     return jobs
 
 
 def _tflite_row(row, fmt, job: Onnx2TfJob, model_dir: Path, root: Path, test, ref, tol, overwrite) -> dict:
     row["convert_s"] = round(job.seconds, 3)
     row["convert_job"] = job.name
+    if getattr(job, "attempts", None) and fmt.onnx2tf_output in job.attempts:
+        row["quantize_attempts"] = job.attempts[fmt.onnx2tf_output]
     src = job.files.get(fmt.onnx2tf_output)
     if not job.ok or src is None:
         return fail(row, job.reason or f"onnx2tf wrote no *_{fmt.onnx2tf_output}.tflite")
@@ -150,7 +164,7 @@ def _export_all(model, fmts, name, info, model_dir, work, root, calib_x, test, r
         rows["onnx_fp32"]["convert_s"] = round(time.perf_counter() - t0, 3)
         check_file(rows["onnx_fp32"], FORMATS["onnx_fp32"], onnx_path, root, test[0], test[1], ref, ecfg.parity_tol,
                    subjects=test[2])
-    jobs = onnx2tf_jobs(onnx_path, work, fmts, calib_x, ecfg.timeout_s)
+    jobs = onnx2tf_jobs(onnx_path, work, fmts, calib_x, ecfg.timeout_s, ecfg.int8_attempts)
     for fmt in fmts:
         if fmt.name not in jobs:
             continue
@@ -166,7 +180,7 @@ def _export_all(model, fmts, name, info, model_dir, work, root, calib_x, test, r
 def _log_failed_jobs(jobs: dict[str, Onnx2TfJob], model_dir: Path) -> None:
     """Keep the full onnx2tf output of a failed conversion beside the files (``<job>.log``)."""
     for job in {j.name: j for j in jobs.values()}.values():
-        log_file = model_dir / ".work" / job.name / "onnx2tf.log"
+        log_file = model_dir / ".work" / job.name / ("int8_convert.log" if job.name == "int8_convert" else "onnx2tf.log")
         if not job.ok and log_file.is_file():
             atomic_copy(log_file, model_dir / f"{job.name}.log", overwrite=True)
 
@@ -180,7 +194,7 @@ def _int8_vs_fp32(rows: dict[str, dict]) -> None:
 
     ref = next((rows[n] for n in ("tflite_fp32", "onnx_fp32") if rows.get(n, {}).get("status") == "ok"), None)
     for r in rows.values():
-        if ref is not None and r["precision"] == "int8" and r["status"] == "ok":
+        if ref is not None and r["precision"] in ("int8", "int16x8") and r["status"] == "ok":
             r["fp32_reference"] = ref["format"]
             r["accuracy_delta_vs_fp32"] = r["accuracy"] - ref["accuracy"]
             r["macro_f1_delta_vs_fp32"] = r["macro_f1"] - ref["macro_f1"]

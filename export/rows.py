@@ -91,6 +91,6 @@ def check_file(row: dict[str, Any], fmt: ExportFormat, path: Path, export_root: 
 def tflm_input(row: dict[str, Any], x: np.ndarray) -> np.ndarray:
     """One test sequence in the model's input dtype (quantised with its own scale and zero point)."""
     seq = x[:1].astype(np.float32)
-    if row.get("input_dtype") == "int8":
-        return quantize(seq, row["input_scale"], row["input_zero_point"])
+    if row.get("input_dtype") in ("int8", "int16"):
+        return quantize(seq, row["input_scale"], row["input_zero_point"], np.dtype(row["input_dtype"]).type)
     return seq

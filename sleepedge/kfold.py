@@ -17,7 +17,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from .config import Config, ConfigError, config_from_dict
+from .config import Config, ConfigError, config_from_dict, validate_config, validate_split
+from .locking import run_lock
 from .kfold_report import deployed_fold, fold_dir, fold_row, summarize, to_markdown
 from .runfolder import atomic_write_json, atomic_write_text
 
@@ -90,14 +91,23 @@ def run_kfold(run_dir: str | Path, cfg: Config, folds: int | str, stages: tuple[
     stages : pipeline stages wanted; train/compress/export run per fold, bench/check on the deployed fold.
     overwrite : redo every fold from scratch.
     """
-    from sleepedge.compress.executor import current
-
     run = Path(run_dir)
     k = n_folds(cfg, folds)
     per_fold = tuple(s for s in FOLD_STAGES if s in stages)
     if "train" not in per_fold or "compress" not in per_fold:
         raise ConfigError("--folds needs the train and compress stages (the aggregate compares their test scores)")
     cfgs = fold_configs(cfg, k)
+    for c in cfgs:  # every key in range and every fold's split possible: refused before any fold starts
+        validate_split(validate_config(c))
+    with run_lock(run):  # the aggregate's folder: a second k-fold command on it refuses at once
+        return _run_kfold(run, cfg, cfgs, per_fold, stages, overwrite)
+
+
+def _run_kfold(run: Path, cfg: Config, cfgs: list[Config], per_fold: tuple[str, ...], stages: tuple[str, ...],
+               overwrite: bool) -> dict[str, Any]:
+    from sleepedge.compress.executor import current
+
+    k = len(cfgs)
     spec = current()
     log.info("k-fold: %d folds, stages %s per fold, executor %s", k, ",".join(per_fold), spec.kind)
     if spec.kind == "ray":
@@ -111,6 +121,7 @@ def run_kfold(run_dir: str | Path, cfg: Config, folds: int | str, stages: tuple[
                               "summary": None, "deployed": {}}
     if not any(r["status"] == "done" for r in rows):
         atomic_write_json(run / "kfold.json", result, overwrite=True)
+        (run / "kfold.md").unlink(missing_ok=True)  # never print an earlier run's table as this one's
         log.error("k-fold: no fold finished train and compress; nothing to aggregate")
         return result
     summary = summarize(rows)

@@ -7,6 +7,12 @@ Mean ± sd are over folds (sample standard deviation, ``ddof=1``; undefined for 
 scores one confusion matrix summed over every fold's test epochs, the way DeepSleepNet reported its
 20-fold Sleep-EDF-20 figures (82.0 % accuracy, 76.9 macro-F1, kappa 0.76).
 
+Paired statistics (:mod:`sleepedge.stats`): each fold's compressed-minus-baseline change comes with
+its paired subject-bootstrap 95 % CI over that fold's test subjects (the interval the fold's sweep
+table gives), and, since every subject is tested in exactly one fold, the pooled change over all
+test subjects of the k folds gets the same paired interval, which is what tells whether compression
+costs accuracy across the whole cross-validation.
+
 The fold to deploy: the one whose selected (compressed) model's test macro-F1 is closest to the
 k-fold mean (ties: fewer parameters, then the lower fold). Not the best fold: picking the maximum of
 k test scores chooses on test data and overstates what ships; the representative fold is the one the
@@ -22,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .metrics import metrics_from_confusion
+from .stats import cms_from_json, fmt_ci, paired_delta_ci
 
 METRICS = ("accuracy", "macro_f1", "kappa")
 MODELS = ("baseline", "compressed")
@@ -59,8 +66,22 @@ def fold_row(run: Path, fold: int) -> dict[str, Any]:
         raise FileNotFoundError(f"{d}/compress/steps/{sel['model']}/step.json: the selected model's record is missing")
     row["compressed"] = {**_scores(rec["test"]), "model": sel["model"], "params": sel["params"],
                          "params_reduction_pct": sel["params_reduction_pct"]}
+    base_rec = _json(d / "compress" / "steps" / "baseline" / "step.json") or {}
+    cms = {"baseline": base_rec.get("test", {}).get("subject_confusion"), "compressed": rec["test"].get("subject_confusion")}
+    for model in MODELS:
+        row[model]["subject_confusion"] = cms[model]
+    row["paired_delta"] = _paired(*(cms_from_json(cms[m]) if cms[m] else None for m in MODELS))
     row["export"] = str((d / "export").relative_to(run)) if (d / "export" / "manifest.json").is_file() else None
     return row
+
+
+def _paired(ref: dict[Any, Any] | None, new: dict[Any, Any] | None) -> dict[str, Any] | None:
+    """Paired subject-bootstrap CI of ``new - ref`` (points) over per-subject matrices (JSON form or
+    already converted), or None without them."""
+    if not ref or not new or set(ref) != set(new):
+        return None
+    conv = lambda d: {k: np.asarray(v, dtype=np.int64) for k, v in d.items()}  # noqa: E731
+    return paired_delta_ci(conv(ref), conv(new))
 
 
 def mean_sd(values: list[float]) -> dict[str, float]:
@@ -81,6 +102,11 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         out[model]["pooled"] = {k: pooled[k] for k in METRICS}
         out[model]["params"] = mean_sd([r[model]["params"] for r in done])
     out["delta_points"] = {k: mean_sd([100 * (r["compressed"][k] - r["baseline"][k]) for r in done]) for k in METRICS}
+    # every subject is tested in one fold only: pair the two models over all test subjects of all folds
+    pooled_cms = {m: {(r["fold"], s): cm for r in done for s, cm in cms_from_json(r[m].get("subject_confusion") or {}).items()}
+                  for m in MODELS}
+    complete = all(r["baseline"].get("subject_confusion") and r["compressed"].get("subject_confusion") for r in done)
+    out["paired_delta"] = _paired(pooled_cms["baseline"], pooled_cms["compressed"]) if complete else None
     return out
 
 
@@ -113,28 +139,38 @@ def to_markdown(rows: list[dict[str, Any]], summary: dict[str, Any], deployed: d
     lines = [f"# Subject-wise {summary['n_folds']}-fold cross-validation: {label}", "",
              "Test scores of each fold's baseline and of the model its compression sweep selected (on validation).",
              "Accuracy and macro-F1 in %, kappa as is; mean ± sd over folds (sample sd).", "",
-             "| fold | test subjects | baseline acc | baseline F1 | baseline κ | selected | params | acc | F1 | κ |",
-             "|---|---|---:|---:|---:|---|---:|---:|---:|---:|"]
+             "ΔF1: compressed minus baseline in points with its paired subject-bootstrap 95 % CI over the fold's test "
+             "subjects.", "",
+             "| fold | test subjects | baseline acc | baseline F1 | baseline κ | selected | params | acc | F1 | κ | ΔF1 pt [95 % CI] |",
+             "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         if r["status"] != "done":
-            lines.append(f"| {r['fold']} | {r['status']} | | | | | | | | |")
+            lines.append(f"| {r['fold']} | {r['status']} | | | | | | | | | |")
             continue
         b, c = r["baseline"], r["compressed"]
+        pd = r.get("paired_delta")
         lines.append(f"| {r['fold']} | {r['test_subjects']} | {100 * b['accuracy']:.1f} | {100 * b['macro_f1']:.1f} | "
                      f"{_k(b['kappa'])} | `{c['model']}` | {c['params']:,} | {100 * c['accuracy']:.1f} | "
-                     f"{100 * c['macro_f1']:.1f} | {_k(c['kappa'])} |")
+                     f"{100 * c['macro_f1']:.1f} | {_k(c['kappa'])} | {fmt_ci(pd['macro_f1']) if pd else 'n/a'} |")
     s = summary
     b, c = s["baseline"], s["compressed"]
     lines.append(f"| **mean ± sd** | {s['n_done']} folds | {_ms(b['accuracy'])} | {_ms(b['macro_f1'])} | "
                  f"{_ms(b['kappa'], 1, 3)} | | {c['params']['mean']:,.0f} | {_ms(c['accuracy'])} | "
-                 f"{_ms(c['macro_f1'])} | {_ms(c['kappa'], 1, 3)} |")
+                 f"{_ms(c['macro_f1'])} | {_ms(c['kappa'], 1, 3)} | {_ms(s['delta_points']['macro_f1'], 1.0)} |")
     bp, cp = b["pooled"], c["pooled"]
+    pooled_d = s.get("paired_delta")
     lines.append(f"| pooled test epochs | | {100 * bp['accuracy']:.1f} | {100 * bp['macro_f1']:.1f} | {_k(bp['kappa'])} | | | "
-                 f"{100 * cp['accuracy']:.1f} | {100 * cp['macro_f1']:.1f} | {_k(cp['kappa'])} |")
+                 f"{100 * cp['accuracy']:.1f} | {100 * cp['macro_f1']:.1f} | {_k(cp['kappa'])} | "
+                 f"{fmt_ci(pooled_d['macro_f1']) if pooled_d else 'n/a'} |")
     p = PUBLISHED
-    lines += [f"| {p['name']} | | {100 * p['accuracy']:.1f} | {100 * p['macro_f1']:.1f} | {p['kappa']:.2f} | | | | | |", "",
+    lines += [f"| {p['name']} | | {100 * p['accuracy']:.1f} | {100 * p['macro_f1']:.1f} | {p['kappa']:.2f} | | | | | | |", "",
               "Change compressed minus baseline, per fold then mean ± sd (points): "
-              + ", ".join(f"{k} {_ms(s['delta_points'][k], 1.0)}" for k in METRICS) + ".", "",
+              + ", ".join(f"{k} {_ms(s['delta_points'][k], 1.0)}" for k in METRICS) + "."]
+    if pooled_d:
+        n = pooled_d["accuracy"]["n_subjects"]
+        lines.append(f"Pooled over the {n} test subjects of all folds, paired (subject bootstrap, 95 % CI, points): "
+                     + ", ".join(f"{k} {fmt_ci(pooled_d[k])}" for k in METRICS) + ".")
+    lines += ["",
               f"**Deployed: fold {deployed['fold']}** (`{deployed['folder']}`, model `{deployed['model']}`, "
               f"{deployed['params']:,} params): {deployed['reason']}."
               + (f" Its export: `{deployed['export']}`." if deployed.get("export") else ""), ""]

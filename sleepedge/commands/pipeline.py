@@ -18,7 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget", default=None, help="budget TOML or preset name for the check stage (default: check.preset)")
     p.add_argument("--stages", default=",".join(("train", "compress", "export", "bench", "check")),
                    help="comma-separated subset of stages to run, in pipeline order")
-    p.add_argument("--overwrite", action="store_true", help="discard the run folder's stages and start over")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo every stage (each finished stage is replaced only once its new version is complete)")
     p.add_argument("--folds", default=None, metavar="K|all",
                    help="subject-wise k-fold: train, compress and export every fold in OUT/folds/fold-KK, then mean ± sd "
                         "in OUT/kfold.md and bench/check on the deployed fold; all = data.n_folds folds")
@@ -33,10 +34,10 @@ def run(args: argparse.Namespace) -> int:
     cfg = resolve_config(args)
     wanted = tuple(s.strip() for s in args.stages.split(",") if s.strip())
     unknown = [s for s in wanted if s not in STAGES]
-    if unknown:
+    if unknown or not wanted:
         from sleepedge.config import ConfigError
 
-        raise ConfigError(f"unknown stage(s) {unknown}; known: {', '.join(STAGES)}")
+        raise ConfigError(f"--stages {args.stages!r}: unknown or no stage(s) {unknown}; known: {', '.join(STAGES)}")
     from sleepedge.compress.executor import use
 
     stages = tuple(s for s in STAGES if s in wanted)
@@ -50,10 +51,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"budget ({cfg.check.budget or cfg.check.preset}): {verdict}  (details: {args.out}/check/check.md)")
     print(f"report: {args.out}/report.md")
     failed = [o for o in outcomes if o.status == "failed"]
-    if failed:
-        print(f"sleepedge pipeline: stage {failed[0].stage} failed: {failed[0].error}\n"
-              f"  earlier stages are kept; fix the cause and rerun the same command to continue", file=sys.stderr)
-        return 1
+    if failed:  # one line, exit 2 (the error policy; exit 1 means a failed limit only)
+        error = " ".join(failed[0].error.split())
+        print(f"sleepedge pipeline: error: stage {failed[0].stage} failed: {error}; earlier stages are kept, "
+              "fix the cause and rerun the same command to continue", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -67,8 +69,21 @@ def _run_folds(args: argparse.Namespace, cfg, stages: tuple[str, ...]) -> int:
     table = Path(args.out) / "kfold.md"
     if table.is_file():
         print(table.read_text("utf-8"))
-    failed = failed_folds(result)
-    for line in failed:
-        print(f"sleepedge pipeline: {line}", file=sys.stderr)
+    deployed = result.get("deployed") or {}
+    if deployed.get("outcomes"):  # bench and check ran on the deployed fold
+        from sleepedge.kfold_report import fold_dir
+        from sleepedge.pipeline import budget_verdict
+
+        folder = fold_dir(Path(args.out), deployed["fold"])
+        verdict = budget_verdict(folder)
+        if verdict:
+            print(f"budget ({cfg.check.budget or cfg.check.preset}), deployed fold {deployed['fold']}: {verdict}  "
+                  f"(details: {folder}/check/check.md)")
     print(f"k-fold: {args.out}/kfold.md, {args.out}/kfold.json; folds in {args.out}/folds/")
-    return 1 if failed else 0
+    failed = failed_folds(result)
+    if failed:  # the error policy: one line, exit 2 (exit 1 means a failed limit only)
+        more = f" (and {len(failed) - 1} more failure(s), see {args.out}/kfold.json)" if len(failed) > 1 else ""
+        print(f"sleepedge pipeline: error: {' '.join(failed[0].split())}{more}; finished folds and stages are kept, "
+              "fix the cause and rerun the same command to continue", file=sys.stderr)
+        return 2
+    return 0

@@ -108,3 +108,21 @@ def test_extrapolation_from_a_cost_result_by_hand():
     assert e["grid_sequential_s"] == pytest.approx(cost["total_s"]) == pytest.approx(173 * 10 + 41)
     assert e["grid_longest_chain_s"] == pytest.approx(73 * 10 + 21)  # stage 1 to 80 %, then the chain from 80 %
     assert e["baseline_epoch_s"] == pytest.approx(85 * 2.0 + 3 * 1.0 * 64 / 16)
+
+
+def test_grid_epochs_size_a_step_like_the_sweep():
+    """Sized fine-tunes: the larger share of MACs or parameters a step removes (sweep.run_step's rule)."""
+    from sleepedge.compress.plan import step_arch
+    from sleepedge.compress.recipes import resolve
+    from sleepedge.compress.speedup import grid_epochs
+    from sleepedge.models import count_params, get_arch, macs_per_epoch
+
+    cfg = load_config("paper")
+    plan, epochs, parent = grid_epochs(cfg)
+    base, recipe = get_arch(cfg.model.arch), resolve(cfg.compress)
+    arch = {"baseline": base, **{s.id: step_arch(base, s) for s in plan}}
+    s2 = next(s for s in plan if s.stage == 2)  # shrinking the BiLSTM removes more parameters than MACs
+    a, p = arch[s2.id], arch[parent[s2.id]]
+    by_params, by_macs = 1 - count_params(a) / count_params(p), 1 - macs_per_epoch(a) / macs_per_epoch(p)
+    assert by_params > by_macs
+    assert epochs[s2.id] == recipe.finetune_epochs(cfg.compress.stage2_finetune_epochs, by_params)

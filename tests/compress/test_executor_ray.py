@@ -67,6 +67,9 @@ def test_ray_sweep_gives_the_sequential_table(local_ray, trained, sequential, tm
     with use(RAY):
         manifest = run_compress_stage(run, trained[1], progress=False)
     assert _rows(run) == sequential
+    recipe = manifest["metrics"]["recipe"]  # the default recipe: distillation from the baseline's logits, and the rest
+    assert recipe["name"] == "sleepedge" and recipe["distill_alpha"] > 0 and recipe["schedule"] == "cosine" \
+        and recipe["dropout"] is not None and recipe["keep_best"]
     assert [r["model"] for r in sequential] == ["baseline", "s1-25pct", "s1-50pct", "s2-25pct-h8", "s2-50pct-h8"]
     assert manifest["plan"] == ["s1-25pct", "s1-50pct", "s2-25pct-h8", "s2-50pct-h8"]
 

@@ -88,3 +88,17 @@ def test_command_uses_the_train_config_and_runs(train_run, data, monkeypatch, ca
     assert "SYNTHETIC" in printed and "selected" in printed
     cfg = read_manifest(train_run / "compress")["config"]
     assert cfg["name"] == "tiny" and cfg["compress"]["stage1_max"] == 0.25 and cfg["train"]["threads"] == 1
+
+
+def test_selection_is_non_inferiority_on_the_paired_interval():
+    """A model whose point estimate passes but whose interval reaches below -margin does not qualify."""
+    base = _row("baseline", 100, 0.80, 0.70)
+    lucky = {**_row("lucky", 5, 0.80, 0.695), "val_d_accuracy_lo": -0.6, "val_d_macro_f1_lo": -1.5}
+    solid = {**_row("solid", 20, 0.80, 0.70), "val_d_accuracy_lo": -0.4, "val_d_macro_f1_lo": -0.8}
+    for r, lo in ((base, 0.0),):
+        r["val_d_accuracy_lo"] = r["val_d_macro_f1_lo"] = lo
+    chosen, info = select([base, lucky, solid], CompressConfig(margin_points=1.0))
+    assert chosen["model"] == "solid" and "non-inferior" in info["criterion"]
+    for r in (base, lucky, solid):
+        r["selected"] = False
+    assert select([base, lucky, solid], CompressConfig(margin_points=2.0))[0]["model"] == "lucky"

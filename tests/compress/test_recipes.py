@@ -47,7 +47,8 @@ def test_recipes_resolve_with_overrides():
 
 def test_sized_epochs():
     r = resolve(CompressConfig())
-    assert r.finetune_epochs(3, 0.05) == 1 and r.finetune_epochs(3, 0.25) == 3 and r.finetune_epochs(3, 0.9) == 6
+    assert r.finetune_epochs(3, 0.05) == 1 and r.finetune_epochs(3, 0.1) == 2 and r.finetune_epochs(3, 0.25) == 5
+    assert r.finetune_epochs(3, 0.9) == 6  # at most twice the stage's fixed epochs
     assert PAPER.finetune_epochs(3, 0.9) == 3
 
 
@@ -88,3 +89,26 @@ def test_comparison_runs_the_paper_recipe_to_the_selected_architecture(train_run
     md = (out / "recipes.md").read_text()
     assert "`sleepedge` minus `paper`" in md and "| `paper` | 6 |" in md
     assert "recipes_md" in m["outputs"] and m["metrics"]["recipes"]["paper"]["steps"] == 6
+
+
+def test_finetune_dropout_is_a_training_setting_not_an_architecture_change():
+    import torch
+
+    from sleepedge.models import DeepSleepNet, get_arch
+
+    m = DeepSleepNet(get_arch("quick"))
+    m.set_dropout(0.1)
+    assert {mod.p for mod in m.modules() if isinstance(mod, torch.nn.Dropout)} == {0.1} and m.lstm.dropout == 0.1
+    assert m.arch == get_arch("quick")  # the exported architecture is unchanged
+    assert resolve(CompressConfig()).dropout == 0.1 and PAPER.dropout is None
+    assert resolve(CompressConfig(finetune_dropout=-1)).dropout is None
+    assert resolve(CompressConfig(finetune_dropout=0.3)).dropout == 0.3
+    with pytest.raises(ConfigError, match="finetune_dropout"):
+        resolve(CompressConfig(finetune_dropout=1.5))
+
+
+def test_the_config_rules_know_every_recipe():
+    from sleepedge.compress.recipes import RECIPES
+    from sleepedge.config_rules import RECIPE_NAMES
+
+    assert set(RECIPE_NAMES) == set(RECIPES)

@@ -81,10 +81,21 @@ def test_three_fold_tiny_pipeline(three_folds):
             assert s[name][k]["sd"] == pytest.approx(np.std(vals, ddof=1))
         pooled = metrics_from_confusion(np.sum([g["confusion"] for g in got], axis=0))
         assert s[name]["pooled"]["accuracy"] == pytest.approx(pooled["accuracy"])
+    # main's paired statistics per fold and pooled over every fold's test subjects (each tested once)
+    pd = s["paired_delta"]
+    assert pd["macro_f1"]["n_subjects"] == 6 and all(r["paired_delta"]["accuracy"]["n_subjects"] == 2 for r in rows)
+    for k in ("accuracy", "macro_f1", "kappa"):
+        assert pd[k]["delta"] == pytest.approx(100 * (s["compressed"]["pooled"][k] - s["baseline"]["pooled"][k]))
+        assert pd[k]["lo"] <= pd[k]["delta"] + 1e-9 and pd[k]["delta"] <= pd[k]["hi"] + 1e-9
+    for i, r in enumerate(rows):  # the fold's interval is the one its sweep table gives the selected model
+        sweep = json.loads((run / "folds" / f"fold-{i:02d}" / "compress" / "sweep.json").read_text())["rows"]
+        sel = next(x for x in sweep if x["selected"])
+        assert r["paired_delta"]["macro_f1"]["lo"] == pytest.approx(sel["test_d_macro_f1_lo"])
+        assert r["paired_delta"]["macro_f1"]["hi"] == pytest.approx(sel["test_d_macro_f1_hi"])
     mean_f1 = np.mean([g["macro_f1"] for g in comp])
     assert result["deployed"]["fold"] == int(np.argmin([abs(g["macro_f1"] - mean_f1) for g in comp]))
     md = (run / "kfold.md").read_text()
-    assert "SYNTHETIC" in md and "**mean ± sd**" in md and f"Deployed: fold {result['deployed']['fold']}" in md
+    assert "SYNTHETIC" in md and "**mean ± sd**" in md and "Pooled over the 6 test subjects" in md and f"Deployed: fold {result['deployed']['fold']}" in md
     stamp = (run / "folds" / "fold-00" / "train" / "manifest.json").stat().st_mtime_ns
     again = run_kfold(run, cfg, 3, stages=STAGES)  # finished folds are not redone
     assert (run / "folds" / "fold-00" / "train" / "manifest.json").stat().st_mtime_ns == stamp

@@ -37,6 +37,17 @@ def test_bad_gpu_settings_are_refused():
         accelerate.device_config(TrainConfig(gpu_batch_size=-1), "cpu")
 
 
+def test_gpu_settings_have_config_rules():
+    from sleepedge.config_rules import RULES
+
+    assert set(RULES["train.gpu_lr_scaling"].choices) == set(accelerate.LR_SCALINGS)
+    for override, key in (("train.gpu_batch_size=-1", "train.gpu_batch_size"), ("train.gpu_lr_scaling=cubic", "train.gpu_lr_scaling"),
+                          ("train.amp=maybe", "train.amp"), ("data.synthetic_single_night=99", "data.synthetic_single_night"),
+                          ("data.synthetic_single_night=1,1", "data.synthetic_single_night")):
+        with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+            load_config("tiny", [override])
+
+
 def test_autocast_only_on_cuda():
     assert isinstance(accelerate.autocast("cpu"), contextlib.nullcontext)
     assert isinstance(accelerate.autocast("cuda", enabled=False), contextlib.nullcontext)

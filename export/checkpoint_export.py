@@ -14,8 +14,10 @@ from sleepedge.runfolder import atomic_copy
 
 from .carray import write_c_array
 from .formats import FORMATS, ExportFormat, get_formats
+from .keras_convert import run_keras
 from .onnx_export import export_onnx, torch_logits
 from .rows import check_file, fail, new_row, tflm_input
+from .stream_export import export_stream
 from .tflite_convert import Onnx2TfJob, run_onnx2tf
 from .tflm import measure_arena
 
@@ -35,12 +37,11 @@ def check_arrays(x: np.ndarray, y: np.ndarray | None, epoch_samples: int, what: 
         raise DataError(f"{what}: labels of shape {np.shape(y)} do not match x {x.shape[:2]}")
 
 
-def pick_test(x: np.ndarray, y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` evenly spaced test sequences (all when ``n`` is 0 or too large)."""
-    if n <= 0 or n >= len(x):
-        return x, y
-    idx = np.linspace(0, len(x) - 1, n).round().astype(int)
-    return x[idx], y[idx]
+def pick_test(x: np.ndarray, y: np.ndarray, n: int, groups: np.ndarray | None = None) -> tuple:
+    """``n`` evenly spaced test sequences (all when ``n`` is 0 or too large): ``(x, y)``, or ``(x, y, groups)``
+    when the subject of each sequence is given (for confidence intervals)."""
+    idx = np.arange(len(x)) if n <= 0 or n >= len(x) else np.linspace(0, len(x) - 1, n).round().astype(int)
+    return (x[idx], y[idx]) if groups is None else (x[idx], y[idx], np.asarray(groups)[idx])
 
 
 def model_info(model, seq_len: int) -> dict[str, Any]:
@@ -48,6 +49,18 @@ def model_info(model, seq_len: int) -> dict[str, Any]:
 
     return {"params": count_params(model.arch), "macs_per_epoch": macs_per_epoch(model.arch),
             "arch": model.arch.to_dict(), "seq_len": seq_len}
+
+
+def keras_jobs(model, work: Path, fmts: list[ExportFormat], calib_x: np.ndarray, seq_len: int,
+               timeout_s: float) -> dict[str, Onnx2TfJob]:
+    """The Keras-converter runs the window rows need (one child writes every requested output)."""
+    tfl = [f for f in fmts if f.converter == "keras" and not f.stream]
+    if not tfl:
+        return {}
+    outputs = list(dict.fromkeys(f.onnx2tf_output for f in tfl))
+    calib = calib_x if any(f.is_int8 for f in tfl) else None
+    job = run_keras(model, "window", seq_len, work / "keras_window", calib, outputs, timeout_s)
+    return {f.name: job for f in tfl}
 
 
 def onnx2tf_jobs(onnx_path: Path, work: Path, fmts: list[ExportFormat], calib_x: np.ndarray,
@@ -58,7 +71,7 @@ def onnx2tf_jobs(onnx_path: Path, work: Path, fmts: list[ExportFormat], calib_x:
     crashing int8 calibration never costs the fp32 row.
     """
     jobs: dict[str, Onnx2TfJob] = {}
-    tfl = [f for f in fmts if f.converter == "onnx2tf"]
+    tfl = [f for f in fmts if f.converter == "onnx2tf" and not f.stream]
     if any(f.is_int8 for f in tfl):
         job = run_onnx2tf(onnx_path, work / "onnx2tf_int8", calib_x, timeout_s)
         jobs.update({f.name: job for f in tfl if f.is_int8 or job.ok})
@@ -73,9 +86,14 @@ def _tflite_row(row, fmt, job: Onnx2TfJob, model_dir: Path, root: Path, test, re
     row["convert_job"] = job.name
     src = job.files.get(fmt.onnx2tf_output)
     if not job.ok or src is None:
-        return fail(row, job.reason or f"onnx2tf wrote no *_{fmt.onnx2tf_output}.tflite")
+        return fail(row, job.reason or f"{fmt.converter} wrote no *_{fmt.onnx2tf_output}.tflite")
     dst = atomic_copy(src, model_dir / f"{fmt.name}{fmt.suffix}", overwrite=overwrite)
-    return check_file(row, fmt, dst, root, test[0], test[1], ref, tol)
+    return check_file(row, fmt, dst, root, test[0], test[1], ref, tol, groups=groups_of(test))
+
+
+def groups_of(test: tuple) -> np.ndarray | None:
+    """The subject of each test sequence when :func:`pick_test` was given them, else None."""
+    return test[2] if len(test) > 2 else None
 
 
 def _microcontroller_view(row: dict, path: Path, test_x: np.ndarray, ecfg, overwrite: bool) -> None:
@@ -86,12 +104,14 @@ def _microcontroller_view(row: dict, path: Path, test_x: np.ndarray, ecfg, overw
     else:
         row["tflm_status"] = "skipped"
     if row["input_dtype"] == "int8" and ecfg.c_array:
-        cc, h = write_c_array(path, path.parent, stem="model_data", overwrite=overwrite)
+        stem = "model_data" if row["format"] == "tflite_int8" else f"{row['format']}_data"
+        cc, h = write_c_array(path, path.parent, stem=stem, overwrite=overwrite)
         row["c_source"], row["c_header"] = (p.relative_to(path.parent.parent).as_posix() for p in (cc, h))
 
 
 def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, calib_x: np.ndarray, test_x: np.ndarray,
-                      test_y: np.ndarray, cfg, model_name: str = "model", overwrite: bool = False) -> list[dict]:
+                      test_y: np.ndarray, cfg, model_name: str = "model", overwrite: bool = False,
+                      test_groups: np.ndarray | None = None) -> list[dict]:
     """Export ``checkpoint`` to every format of ``cfg.export.formats`` and check each file.
 
     Parameters
@@ -118,16 +138,25 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, calib_x: np.n
     """
     from sleepedge.models import load_checkpoint
 
+    model, _ = load_checkpoint(checkpoint)
+    return export_model(model, out_dir, calib_x, test_x, test_y, cfg, model_name, overwrite, test_groups=test_groups)
+
+
+def export_model(model, out_dir: str | Path, calib_x: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, cfg,
+                 model_name: str = "model", overwrite: bool = False, test_groups: np.ndarray | None = None,
+                 extra_info: dict[str, Any] | None = None) -> list[dict]:
+    """:func:`export_checkpoint` for a model in memory (e.g. the untrained reference); ``test_groups`` gives
+    the subject of each test sequence, for subject-level bootstrap confidence intervals in the rows;
+    ``extra_info`` is added to every row (``untrained``, ``label``)."""
     ecfg, root = export_section(cfg), Path(out_dir)
     fmts = get_formats(list(ecfg.formats))
-    model, _ = load_checkpoint(checkpoint)
     check_arrays(test_x, test_y, model.arch.epoch_samples, "test data")
     check_arrays(calib_x, None, model.arch.epoch_samples, "calibration data")
     if calib_x.shape[1] != test_x.shape[1]:
         raise DataError(f"calibration sequences have {calib_x.shape[1]} epochs, test sequences {test_x.shape[1]}")
-    test = pick_test(test_x, test_y, ecfg.test_sequences)
+    test = pick_test(test_x, test_y, ecfg.test_sequences, test_groups)
     ref = torch_logits(model, test[0])
-    info = model_info(model, int(test_x.shape[1]))
+    info = {**model_info(model, int(test_x.shape[1])), "untrained": False, **(extra_info or {})}
     model_dir, work = root / model_name, root / model_name / ".work"
     model_dir.mkdir(parents=True, exist_ok=True)
     rows = _export_all(model, fmts, model_name, info, model_dir, work, root, calib_x, test, ref, ecfg, overwrite)
@@ -138,6 +167,13 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, calib_x: np.n
 def _export_all(model, fmts, name, info, model_dir, work, root, calib_x, test, ref, ecfg, overwrite) -> list[dict]:
     rows = {f.name: new_row(name, f, info) for f in fmts}
     work.mkdir(parents=True, exist_ok=True)
+    stream = [f for f in fmts if f.stream]
+    if stream:
+        rows.update(export_stream(model, stream, rows, model_dir, work, root, calib_x, test, ref, ecfg, overwrite))
+    fmts = [f for f in fmts if not f.stream]
+    if not fmts:
+        _int8_vs_fp32(rows)
+        return list(rows.values())
     onnx_fmt = "onnx_fp32" in rows
     onnx_path = model_dir / "onnx_fp32.onnx" if onnx_fmt else work / "model.onnx"
     t0 = time.perf_counter()
@@ -147,8 +183,10 @@ def _export_all(model, fmts, name, info, model_dir, work, root, calib_x, test, r
         return [fail(r, f"ONNX export failed: {type(exc).__name__}: {exc}") for r in rows.values()]
     if onnx_fmt:
         rows["onnx_fp32"]["convert_s"] = round(time.perf_counter() - t0, 3)
-        check_file(rows["onnx_fp32"], FORMATS["onnx_fp32"], onnx_path, root, test[0], test[1], ref, ecfg.parity_tol)
+        check_file(rows["onnx_fp32"], FORMATS["onnx_fp32"], onnx_path, root, test[0], test[1], ref, ecfg.parity_tol,
+                   groups=groups_of(test))
     jobs = onnx2tf_jobs(onnx_path, work, fmts, calib_x, ecfg.timeout_s)
+    jobs.update(keras_jobs(model, work, fmts, calib_x, info["seq_len"], ecfg.timeout_s))
     for fmt in fmts:
         if fmt.name not in jobs:
             continue
@@ -158,25 +196,28 @@ def _export_all(model, fmts, name, info, model_dir, work, root, calib_x, test, r
             _microcontroller_view(row, root / row["file"], test[0], ecfg, overwrite)
     _log_failed_jobs(jobs, model_dir)
     _int8_vs_fp32(rows)
-    return [rows[f.name] for f in fmts]
+    return list(rows.values())
 
 
 def _log_failed_jobs(jobs: dict[str, Onnx2TfJob], model_dir: Path) -> None:
     """Keep the full onnx2tf output of a failed conversion beside the files (``<job>.log``)."""
     for job in {j.name: j for j in jobs.values()}.values():
-        log_file = model_dir / ".work" / job.name / "onnx2tf.log"
-        if not job.ok and log_file.is_file():
-            atomic_copy(log_file, model_dir / f"{job.name}.log", overwrite=True)
+        for log_file in (model_dir / ".work" / job.name / "onnx2tf.log", model_dir / ".work" / job.name / "keras.log"):
+            if not job.ok and log_file.is_file():
+                atomic_copy(log_file, model_dir / f"{job.name}.log", overwrite=True)
 
 
 def _int8_vs_fp32(rows: dict[str, dict]) -> None:
     """Add ``accuracy_delta_vs_fp32`` / ``macro_f1_delta_vs_fp32`` (int8 minus fp32) to ok int8 rows.
 
-    The fp32 reference is the TFLite fp32 row when it is ok, else the ONNX row.
+    The fp32 reference is the TFLite fp32 row when it is ok, else the ONNX row (for a streaming pair: the
+    ONNX pair).
     """
-    ref = next((rows[n] for n in ("tflite_fp32", "onnx_fp32") if rows.get(n, {}).get("status") == "ok"), None)
+    window = next((rows[n] for n in ("tflite_fp32", "onnx_fp32") if rows.get(n, {}).get("status") == "ok"), None)
+    stream = next((rows[n] for n in ("stream_onnx_fp32",) if rows.get(n, {}).get("status") == "ok"), None)
     for r in rows.values():
-        if ref is not None and r["precision"] == "int8" and r["status"] == "ok":
+        ref = stream if r["format"].startswith("stream_") else window
+        if ref is not None and r["precision"] == "int8" and r["status"] == "ok" and r.get("accuracy") is not None:
             r["fp32_reference"] = ref["format"]
             r["accuracy_delta_vs_fp32"] = r["accuracy"] - ref["accuracy"]
             r["macro_f1_delta_vs_fp32"] = r["macro_f1"] - ref["macro_f1"]

@@ -42,7 +42,8 @@ def fail(row: dict[str, Any], reason: str) -> dict[str, Any]:
 
 
 def check_file(row: dict[str, Any], fmt: ExportFormat, path: Path, export_root: Path,
-               test_x: np.ndarray, test_y: np.ndarray, ref_logits: np.ndarray, tol: float | None) -> dict[str, Any]:
+               test_x: np.ndarray, test_y: np.ndarray, ref_logits: np.ndarray, tol: float | None,
+               groups: np.ndarray | None = None) -> dict[str, Any]:
     """Fill ``row`` for the exported ``path``: size, op list, runtime scores, parity against PyTorch.
 
     Parameters
@@ -59,6 +60,8 @@ def check_file(row: dict[str, Any], fmt: ExportFormat, path: Path, export_root: 
         PyTorch logits for ``test_x``.
     tol : float or None
         Parity tolerance (max abs logit difference); None = report only.
+    groups : ndarray, optional
+        Subject of each test sequence: adds subject-level bootstrap confidence intervals.
     """
     row.update(file=path.relative_to(export_root).as_posix(), file_bytes=path.stat().st_size, parity_tol=tol)
     try:
@@ -70,10 +73,19 @@ def check_file(row: dict[str, Any], fmt: ExportFormat, path: Path, export_root: 
             if not verdict["ok"]:
                 return fail(row, verdict["reason"])
         logits = runtime_logits(fmt.runtime, path, test_x)
-        row["parity_max_abs"] = max_abs_diff(logits, ref_logits)
-        row.update(score(logits, test_y, ref_logits.argmax(-1)))
     except Exception as exc:  # a file its runtime cannot run is a failed row, not a dead export
         return fail(row, f"{fmt.runtime} could not run {path.name}: {type(exc).__name__}: {exc}")
+    return finish_row(row, logits, test_y, ref_logits, tol, groups)
+
+
+def finish_row(row: dict[str, Any], logits: np.ndarray, test_y: np.ndarray, ref_logits: np.ndarray,
+               tol: float | None, groups: np.ndarray | None = None) -> dict[str, Any]:
+    """Parity against PyTorch, test scores (none for the untrained reference) and the verdict of one row."""
+    row["parity_max_abs"] = max_abs_diff(logits, ref_logits)
+    scores = score(logits, test_y, ref_logits.argmax(-1), groups)
+    if row.get("untrained"):  # random weights: parity and agreement with PyTorch mean something, accuracy does not
+        scores = {k: (v if k == "agreement_torch" else None) for k, v in scores.items()}
+    row.update(scores)
     if tol is not None and row["parity_max_abs"] > tol:
         return fail(row, f"parity: max |logit difference| {row['parity_max_abs']:.3g} > tolerance {tol:g}")
     row["status"] = "ok"

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from sleepedge.metrics import agreement, classification_metrics
+from sleepedge.metrics import agreement, bootstrap_ci, classification_metrics
 
 
 def _interpreter_class():
@@ -55,6 +55,7 @@ def tflite_logits(path: str | Path, x: np.ndarray, threads: int = 1) -> np.ndarr
         if in_dtype.kind == "i":
             xi = quantize(xi, i["quantization"][0], i["quantization"][1], in_dtype.type)
         it.set_tensor(i["index"], xi)
+        it.reset_all_variables()  # a fused LSTM keeps its state in variable tensors: every sequence starts from zero
         it.invoke()
         out = it.get_tensor(o["index"])
         outs.append(dequantize(out, *o["quantization"]) if out_dtype.kind == "i" else out.astype(np.float32))
@@ -72,9 +73,13 @@ def runtime_logits(runtime: str, path: str | Path, x: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown runtime {runtime!r}")
 
 
-def score(logits: np.ndarray, y: np.ndarray, torch_pred: np.ndarray) -> dict[str, float]:
-    """Accuracy, macro-F1, kappa against ``y`` and agreement with the PyTorch predictions."""
+def score(logits: np.ndarray, y: np.ndarray, torch_pred: np.ndarray, groups: np.ndarray | None = None) -> dict[str, Any]:
+    """Accuracy, macro-F1, kappa against ``y`` and agreement with the PyTorch predictions; with ``groups``
+    (the subject of each sequence) also their subject-level bootstrap 95 % confidence intervals."""
     pred = logits.argmax(-1)
     m = classification_metrics(y.ravel(), pred.ravel())
-    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "kappa": m["kappa"],
-            "agreement_torch": agreement(pred, torch_pred)}
+    out: dict[str, Any] = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "kappa": m["kappa"],
+                           "agreement_torch": agreement(pred, torch_pred)}
+    if groups is not None:
+        out.update(bootstrap_ci(y, pred, groups))
+    return out

@@ -60,3 +60,46 @@ def agreement(pred_a: np.ndarray, pred_b: np.ndarray) -> float:
     if a.shape != b.shape:
         raise ValueError(f"prediction arrays differ in length ({a.size} vs {b.size})")
     return float((a == b).mean())
+
+
+def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray, n_boot: int = 1000,
+                 level: float = 0.95, seed: int = 0) -> dict[str, Any]:
+    """Subject-level bootstrap confidence intervals of accuracy, macro-F1 and kappa.
+
+    Whole groups (subjects) are resampled with replacement, because epochs and nights of one subject
+    are not independent. With few subjects the intervals are wide, which is the honest answer.
+
+    Parameters
+    ----------
+    y_true, y_pred : ndarray, (N, T) or (N,)
+        Labels and predictions per sequence (or per epoch).
+    groups : ndarray, (N,)
+        The group (subject) of each first-axis entry.
+    n_boot : int
+        Resamples.
+    level : float
+        Coverage of the percentile interval.
+    seed : int
+        Resampling seed (same seed, same intervals).
+
+    Returns
+    -------
+    dict
+        ``accuracy_ci``, ``macro_f1_ci``, ``kappa_ci`` (``[low, high]``), ``ci_groups`` (number of
+        groups), ``ci_method``.
+    """
+    y_true, y_pred, groups = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups)
+    if len(groups) != len(y_true) or y_true.shape != y_pred.shape:
+        raise ValueError(f"groups ({len(groups)}), labels {y_true.shape} and predictions {y_pred.shape} do not match")
+    names = list(dict.fromkeys(groups.tolist()))
+    cms = np.stack([confusion_matrix(y_true[groups == g], y_pred[groups == g]) for g in names])
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(names), size=(n_boot, len(names)))
+    stats = []
+    for d in draws:
+        m = metrics_from_confusion(np.tensordot(np.bincount(d, minlength=len(names)), cms, axes=1))
+        stats.append((m["accuracy"], m["macro_f1"], m["kappa"]))
+    lo, hi = np.percentile(np.asarray(stats), [50 * (1 - level), 50 * (1 + level)], axis=0)
+    return {"accuracy_ci": [float(lo[0]), float(hi[0])], "macro_f1_ci": [float(lo[1]), float(hi[1])],
+            "kappa_ci": [float(lo[2]), float(hi[2])], "ci_groups": len(names),
+            "ci_method": f"subject-level bootstrap, {n_boot} resamples, {level:.0%} percentile interval"}

@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, str] = {
     "bench": "sleepedge.commands.bench",
     "check": "sleepedge.commands.check",
     "pipeline": "sleepedge.commands.pipeline",
+    "predict": "sleepedge.commands.predict",
 }
 
 # Exit status for bad input (missing file, malformed config, unknown key): distinct from a failed check (1).

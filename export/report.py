@@ -35,15 +35,24 @@ def _row_cell(r: dict[str, Any], key: str) -> str:
     return _cell(key, r.get(key))
 
 
+STREAM_ARENA_GOAL = 64 * 1024  # issue 11: the compressed pair's TFLite Micro arenas together
+
+
 def stream_lines(rows: list[dict[str, Any]]) -> list[str]:
-    """One line per measured int8 streaming pair: both arenas, the feature ring buffer and the RAM they need."""
+    """One line per measured int8 streaming pair: both arenas, the feature ring buffer and the RAM they need;
+    for the compressed model, whether the arenas meet the 64 KiB goal."""
     out = []
     for r in rows:
         if r.get("kind") == "stream" and r.get("tflm_arena_features_bytes") is not None:
+            goal = ""
+            if r["model"] == "compressed" and r.get("tflm_arena_bytes") is not None:
+                met = r["tflm_arena_bytes"] <= STREAM_ARENA_GOAL
+                goal = f"; arenas {'within' if met else 'OVER'} the {STREAM_ARENA_GOAL // 1024} KiB goal"
             out.append(f"- {r['model']}/{r['format']}: TFLite Micro arenas features {_cell('tflm_arena_bytes', r['tflm_arena_features_bytes'])}"
                        f" + head {_cell('tflm_arena_bytes', r.get('tflm_arena_head_bytes'))}, feature buffer "
                        f"{r['feature_buffer_bytes']:,} bytes ({r['stream_window']} epochs x {r['n_features']} int8); "
-                       f"RAM {_cell('tflm_arena_bytes', r.get('stream_ram_bytes'))}; fits {', '.join(r.get('fits_boards') or []) or 'none'}")
+                       f"RAM {_cell('tflm_arena_bytes', r.get('stream_ram_bytes'))}; fits {', '.join(r.get('fits_boards') or []) or 'none'}"
+                       + goal)
     return out
 
 

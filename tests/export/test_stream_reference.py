@@ -90,3 +90,11 @@ def test_bench_stream_rows_give_per_epoch_and_per_decision_cost(benched):
     assert r["accuracy"] == w["accuracy"] and r["agreement_ref"] is not None
     assert w["latency_ms_per_epoch_p50"] == pytest.approx(w["latency_ms_p50"] / 5)
     json.dumps(list(rows.values()))  # the rows are what results.json holds
+
+
+def test_budget_gate_never_checks_the_untrained_reference(stream_run):
+    from sleepedge.budget.target import load_target, select_models
+
+    t = load_target(stream_run)
+    assert t.deployable == "compressed" and "deepsleepnet" not in select_models(t, ["all"])
+    assert "deepsleepnet" not in load_target(stream_run / "export").models

@@ -88,3 +88,18 @@ def test_window_helpers_cover_every_epoch_once():
     calls = []
     logits = windowed_logits(12, 5, lambda idx: calls.append(idx.tolist()) or np.eye(5)[idx % 5])
     assert calls == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [7, 8, 9, 10, 11]] and logits.shape == (12, 5)
+
+
+def test_online_loop_decides_each_epoch_from_the_row_lag_epochs_back():
+    from sleepedge.firmware_bench.stream import online_logits
+
+    feats = np.arange(8, dtype=np.float32)[:, None]  # feature of epoch t = t
+    seen = []
+
+    def head(f):  # logits row j = one-hot of the epoch the window holds at position j (mod 5 classes)
+        seen.append(f[:, 0].astype(int).tolist())
+        return np.eye(8)[f[:, 0].astype(int)]
+
+    logits = online_logits(feats, 4, 1, head)
+    assert len(seen) == 8 and seen[0] == [2, 1, 0, 0] and seen[5] == [2, 3, 4, 5]  # mirrored before the start
+    assert logits.argmax(-1).tolist() == list(range(8))  # every epoch decided from its own row

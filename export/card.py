@@ -71,7 +71,8 @@ def _files_section(rows: list[dict]) -> list[str]:
 def _data_section(train: dict[str, Any]) -> list[str]:
     ds, split = train.get("dataset") or {}, train.get("split") or {}
     label = ds.get("label") or ds.get("name") or "unknown"
-    out = ["## Data", "", f"- Dataset: **{label}**" + (" (SYNTHETIC: simulated EEG)" if ds.get("synthetic") else ""),
+    synthetic = " (SYNTHETIC: simulated EEG)" if ds.get("synthetic") and "SYNTHETIC" not in label else ""
+    out = ["## Data", "", f"- Dataset: **{label}**{synthetic}",
            f"- Channel {ds.get('channel', '?')}, {ds.get('sfreq', '?')} Hz, 30-s epochs; {ds.get('n_nights', '?')} nights, "
            f"{ds.get('n_epochs', '?')} epochs in all."]
     if split:

@@ -43,8 +43,9 @@ def parse_arch(spec: str):
     return spec.replace(":", "-"), arch
 
 
-def export_arch(spec: str, out: Path, train_epochs: int, seq_len: int, n_test: int) -> list[dict]:
-    """Train briefly, then export every format of :data:`FORMATS`; returns the rows."""
+def export_arch(spec: str, out: Path, train_epochs: int, seq_len: int, n_test: int,
+                formats: list[str] | None = None) -> list[dict]:
+    """Train briefly, then export every format of ``formats`` (default :data:`FORMATS`); returns the rows."""
     import torch
 
     from sleepedge.config import load_config
@@ -62,7 +63,7 @@ def export_arch(spec: str, out: Path, train_epochs: int, seq_len: int, n_test: i
         brief_training(model, train_x, train_y, train_epochs)
     calib_x = calibration_sample(train_x, train_y, 32)
     test_x, test_y = synthetic_sequences(n_test, seq_len, seed=2)
-    cfg = load_config("quick", [f"export.formats={','.join(FORMATS)}", "export.reference_arch="])
+    cfg = load_config("quick", [f"export.formats={','.join(formats or FORMATS)}", "export.reference_arch="])
     return export_model(model, out, calib_x, test_x, test_y, cfg, name, overwrite=True)
 
 
@@ -117,6 +118,12 @@ def _ms_epoch(t: dict | None) -> float | None:
     return t["ms"] if t["kind"] == "pair" else t["ms"] / t["seq_len"]
 
 
+def _convert_s(r: dict) -> float | None:
+    """Conversion seconds; a pair's two parts added (they run side by side in an export)."""
+    parts = r.get("convert_s_parts")
+    return sum(parts.values()) if parts else r.get("convert_s")
+
+
 def table(rows: list[dict], x86: dict, arm: dict) -> str:
     """The comparison as markdown."""
     f = lambda v, d=2: "" if v is None else f"{v:,.{d}f}"  # noqa: E731
@@ -130,7 +137,7 @@ def table(rows: list[dict], x86: dict, arm: dict) -> str:
             arena = f"failed: {r.get('reason', '')[:80]}"
         d = r.get("macro_f1_delta_vs_fp32")
         out.append("| " + " | ".join([
-            r["model"], r["format"], r["converter"], f(r.get("convert_s"), 1), str(r.get("n_ops") or ""),
+            r["model"], r["format"], r["converter"], f(_convert_s(r), 1), str(r.get("n_ops") or ""),
             f((r.get("file_bytes") or 0) / 1024, 1), "" if r["precision"] == "int8" else f"{r.get('parity_max_abs') or 0:.1e}",
             f(100 * r["accuracy"], 1) if r.get("accuracy") is not None else "", "" if d is None else f"{100 * d:+.2f}",
             f(_ms_epoch(x86.get(k)), 3), f(_ms_epoch(arm.get(k)), 2), arena]) + " |")
@@ -145,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test", type=int, default=32, help="test sequences")
     p.add_argument("--aarch64", default=None, help="ROOTFS:SITE_PACKAGES for emulated timings (optional)")
     p.add_argument("--min-time", type=float, default=1.0)
+    p.add_argument("--formats", default=",".join(FORMATS), help="export formats to compare (comma list)")
     p.add_argument("--out", default="runs/converters")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -154,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(a.out)
     rows = []
     for spec in a.arch or ["quick", "quick:0.8:32"]:
-        rows += export_arch(spec, out, a.train_epochs, a.seq_len, a.test)
+        rows += export_arch(spec, out, a.train_epochs, a.seq_len, a.test, a.formats.split(","))
     specs = _specs(rows, out)
     x86 = time_files(specs, min_time=a.min_time)
     arm = time_files(specs, a.aarch64, min_time=a.min_time / 2) if a.aarch64 else {}

@@ -104,6 +104,7 @@ def _convert(model, fmt, row, onnx, calib, seq_len, model_dir, work, ecfg, overw
     with ThreadPoolExecutor(max_workers=len(PARTS)) as pool:
         jobs = dict(zip(PARTS, pool.map(convert, PARTS)))
     row["convert_s"] = round(time.perf_counter() - t0, 3)  # wall time of the two side-by-side conversions
+    row["convert_s_parts"] = {p: round(j.seconds, 3) for p, j in jobs.items()}  # each one's own wall time
     row["convert_job"] = ", ".join(j.name for j in jobs.values())
     bad = [f"{p}: {j.reason or 'no ' + fmt.onnx2tf_output + ' file'}" for p, j in jobs.items()
            if not j.ok or fmt.onnx2tf_output not in j.files]

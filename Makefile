@@ -5,19 +5,33 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUN ?= runs/demo
 
-.PHONY: venv demo test test-fast bench-train aarch64-check yardstick converters aarch64-predict clean
+.PHONY: venv demo test test-fast bench-train aarch64-check docs-figures docs-measurements yardstick converters aarch64-predict clean
 
 venv: $(VENV)/.installed
 
+# The install's wall time is kept in $(VENV)/install_seconds for the demo's timing record.
 $(VENV)/.installed: pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=23.2"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all]"
-	touch $@
+	@t0=$$(date +%s); \
+	$(PYTHON) -m venv $(VENV) && \
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=23.2" && \
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all]" && \
+	echo $$(( $$(date +%s) - t0 )) > $(VENV)/install_seconds && touch $@
 
+# The pipeline's wall time (and the install's) go to $(RUN)/make_demo.json; make docs-figures renders them.
 demo: venv
-	$(BIN)/sleepedge pipeline --preset quick --dataset synthetic --out $(RUN)
-	@echo "report: $(RUN)/report.md"
+	@t0=$$(date +%s); $(BIN)/sleepedge pipeline --preset quick --dataset synthetic --out $(RUN); rc=$$?; \
+	$(BIN)/python -m sleepedge.docs_figures timing --run $(RUN) --install-seconds-file $(VENV)/install_seconds \
+	  --pipeline-seconds $$(( $$(date +%s) - t0 )) > /dev/null; \
+	echo "report: $(RUN)/report.md"; exit $$rc
+
+# README's demo table and docs/generated/demo.md from $(RUN) (refuses a run of other code or a dirty tree).
+docs-figures: venv
+	$(BIN)/python -m sleepedge.docs_figures render --run $(RUN)
+
+# The measurements the docs quote beyond the demo (int8 reports, ablation, cost, throughput), each into
+# docs/generated/NAME.md with its command and commit; about half an hour on 2 cores.
+docs-measurements: venv
+	PY=$(abspath $(BIN))/python RUN=$(RUN) scripts/docs_measurements.sh
 
 test: venv
 	$(BIN)/pytest
@@ -34,7 +48,7 @@ aarch64-check: venv
 	PYTHON=$(abspath $(BIN))/python scripts/aarch64_check.sh
 
 # Deployment figures (docs/streaming.md, docs/converters.md, docs/predict.md), each from a finished $(RUN).
-yardstick:
+yardstick: venv
 	$(BIN)/python -m sleepedge.firmware_bench.yardstick $(RUN)
 
 # onnx2tf vs the tf_keras build on the same models (~15 min on 2 cores; add --aarch64 ROOTFS:SITE for emulated timings).

@@ -1,8 +1,9 @@
-"""Stage 1: L1-norm channel pruning of both CNN branches, done physically (a smaller DeepSleepNet).
+"""Stage 1: channel pruning of both CNN branches, done physically (a smaller DeepSleepNet).
 
 Method (Li et al. 2017, "Pruning Filters for Efficient ConvNets", as the compression paper uses it):
 every conv layer's output channels are ranked by the L1 norm of their filters
-(``conv.weight[c].abs().sum()``); the lowest-ranked are removed. Removing channel ``c`` of conv ``i``
+(``conv.weight[c].abs().sum()``; :mod:`.importance` has batch-norm-aware criteria); the lowest-ranked
+are removed. Removing channel ``c`` of conv ``i``
 removes filter ``c`` of conv ``i``, entry ``c`` of its batch norm (weight, bias, running mean and
 variance), input channel ``c`` of conv ``i + 1``, and for the last conv of a branch the ``L_branch``
 flattened features ``c * L_branch + p`` that feed ``model.lstm`` (layer-0 ``weight_ih`` of both
@@ -101,9 +102,13 @@ def prune_channels(model: DeepSleepNet, keep: dict[str, Sequence[torch.Tensor]])
     return new.eval()
 
 
-def prune_to(model: DeepSleepNet, target: DeepSleepNetArch) -> DeepSleepNet:
-    """Prune ``model``'s conv layers to ``target``'s channel counts, keeping the largest-L1 filters."""
-    scores = channel_scores(model)
+def prune_to(model: DeepSleepNet, target: DeepSleepNetArch,
+             scores: dict[str, list[torch.Tensor]] | None = None) -> DeepSleepNet:
+    """Prune ``model``'s conv layers to ``target``'s channel counts, keeping the highest-scoring channels.
+
+    ``scores`` default to the filters' L1 norms (:func:`channel_scores`); :mod:`.importance` has others.
+    """
+    scores = channel_scores(model) if scores is None else scores
     keep = {}
     for b in BRANCHES:
         have, want = getattr(model.arch, b).channels, getattr(target, b).channels

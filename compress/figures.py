@@ -1,10 +1,11 @@
 """The paper's two figures, from the sweep table rows (matplotlib, written atomically as PNG).
 
 1. ``fig_stage1.png``: accuracy and macro-F1 against the stage-1 pruning ratio (validation dashed,
-   test solid).
-2. ``fig_stage2.png``: accuracy against parameter count for every stage-2 model (one line per
-   stage-1 start ratio, each starting at its unshrunk parent), a horizontal line at 95 % of the
-   baseline accuracy, and the selected model starred; one panel per split.
+   test solid), with 95 % subject-bootstrap intervals as bands.
+2. ``fig_stage2.png``: the paired accuracy change against the baseline for every stage-2 model, with
+   its 95 % subject-bootstrap interval as error bars, against parameter count (one line per stage-1
+   start ratio, each starting at its unshrunk parent), the selection margin as a band around zero,
+   and the selected model starred; one panel per split.
 """
 from __future__ import annotations
 
@@ -33,20 +34,24 @@ def _save(fig, path: str | Path) -> Path:
     return atomic_write_bytes(path, buf.getvalue(), overwrite=True)
 
 
-def plot_stage1(rows: list[dict[str, Any]], path: str | Path, label: str) -> Path:
-    """Accuracy and macro-F1 (validation and test) vs stage-1 pruning ratio, baseline at 0 %."""
+def plot_stage1(rows: list[dict[str, Any]], path: str | Path, label: str, importance: str = "l1") -> Path:
+    """Accuracy and macro-F1 (validation and test, 95 % CI bands) vs stage-1 pruning ratio, baseline at 0 %."""
     plt = _pyplot()
     pts = sorted((r for r in rows if r["stage"] in (0, 1)), key=lambda r: r["ratio"])
     x = [100 * r["ratio"] for r in pts]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
     for ax, metric, name in zip(axes, ("accuracy", "macro_f1"), ("accuracy", "macro-F1")):
         for split, style in (("val", "--o"), ("test", "-s")):
-            ax.plot(x, [100 * r[f"{split}_{metric}"] for r in pts], style, ms=4, label=SPLIT_NAMES[split])
+            key = f"{split}_{metric}"
+            line, = ax.plot(x, [100 * r[key] for r in pts], style, ms=4, label=SPLIT_NAMES[split])
+            if all(r.get(f"{key}_lo") is not None for r in pts):
+                ax.fill_between(x, [100 * r[f"{key}_lo"] for r in pts], [100 * r[f"{key}_hi"] for r in pts],
+                                color=line.get_color(), alpha=0.15, lw=0)
         ax.set_xlabel("stage-1 channel pruning ratio (%)")
-        ax.set_ylabel(f"{name} (%)")
+        ax.set_ylabel(f"{name} (%), 95 % CI")
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.suptitle(f"Stage 1, L1 channel pruning: {label}", fontsize=10)
+    fig.suptitle(f"Stage 1, channel pruning ({importance} importance): {label}", fontsize=10)
     return _save(fig, path)
 
 
@@ -54,28 +59,36 @@ def _start_row(rows: list[dict[str, Any]], ratio: float) -> dict[str, Any] | Non
     return next((r for r in rows if r["stage"] in (0, 1) and abs(r["ratio"] - ratio) < 1e-9), None)
 
 
-def plot_stage2(rows: list[dict[str, Any]], path: str | Path, label: str) -> Path:
-    """Accuracy vs parameters for every stage-2 model, 95 %-of-baseline line, selected model starred."""
+def _err(chain: list[dict[str, Any]], key: str):
+    """Asymmetric error bars from ``key_lo`` / ``key_hi``, or None when a row lacks its interval."""
+    if any(r.get(f"{key}_lo") is None for r in chain):
+        return None
+    return [[r[key] - r[f"{key}_lo"] for r in chain], [r[f"{key}_hi"] - r[key] for r in chain]]
+
+
+def plot_stage2(rows: list[dict[str, Any]], path: str | Path, label: str, margin: float | None = None) -> Path:
+    """Paired accuracy change (95 % CI) vs parameters for every stage-2 model, selected model starred."""
     plt = _pyplot()
-    base = next(r for r in rows if r["stage"] == 0)
     ratios = sorted({r["ratio"] for r in rows if r["stage"] == 2})
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=False)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
     for ax, split in zip(axes, ("val", "test")):
-        key = f"{split}_accuracy"
-        for ratio in ratios:
+        key = f"{split}_d_accuracy"
+        for i, ratio in enumerate(ratios):
             chain = [r for r in rows if r["stage"] == 2 and r["ratio"] == ratio]
             start = _start_row(rows, ratio)
             chain = sorted(([start] if start else []) + chain, key=lambda r: -r["params"])
-            ax.plot([r["params"] for r in chain], [100 * r[key] for r in chain], "-o", ms=4,
-                    label=f"from {100 * ratio:g} % pruned")
-        ax.axhline(95 * base[key], color="red", ls=":", label="95 % of baseline")
-        ax.plot([base["params"]], [100 * base[key]], "kD", ms=6, label="baseline")
+            shift = 1.0 + 0.03 * (i - (len(ratios) - 1) / 2)  # side by side on the log axis, so bars do not overlap
+            ax.errorbar([r["params"] * shift for r in chain], [r[key] for r in chain], yerr=_err(chain, key), fmt="-o",
+                        ms=4, capsize=2, label=f"from {100 * ratio:g} % pruned")
+        ax.axhline(0.0, color="k", lw=0.8, label="baseline")
+        if margin is not None:
+            ax.axhspan(-margin, margin, color="green", alpha=0.08, label=f"±{margin:g} pt")
         sel = [r for r in rows if r["selected"]]
         if sel:
-            ax.plot([sel[0]["params"]], [100 * sel[0][key]], "*", color="gold", mec="k", ms=14, label="selected")
+            ax.plot([sel[0]["params"]], [sel[0][key]], "*", color="gold", mec="k", ms=14, label="selected")
         ax.set_xscale("log")
         ax.set_xlabel("parameters (log scale)")
-        ax.set_ylabel(f"{SPLIT_NAMES[split]} accuracy (%)")
+        ax.set_ylabel(f"{SPLIT_NAMES[split]} accuracy vs baseline (points, paired, 95 % CI)")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
     fig.suptitle(f"Stage 2, BiLSTM hidden-size reduction: {label}", fontsize=10)

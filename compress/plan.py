@@ -39,15 +39,20 @@ def step_id(stage: int, ratio: float, hidden: int | None = None) -> str:
     return f"s1-{_pct(ratio)}" if stage == 1 else f"s2-{_pct(ratio)}-h{hidden}"
 
 
-def stage1_ratios(c: CompressConfig) -> list[float]:
-    """``step, 2 * step, ... <= stage1_max`` (rounded to 1e-6 so that 3 * 0.05 is 0.15)."""
-    if not 0.0 < c.stage1_step < 1.0:
-        raise ConfigError(f"compress.stage1_step must be in (0, 1), got {c.stage1_step}")
-    if not 0.0 <= c.stage1_max < 1.0:
-        raise ConfigError(f"compress.stage1_max must be in [0, 1), got {c.stage1_max}")
+def stage1_ratios(c: CompressConfig, step: float | None = None, top: float | None = None) -> list[float]:
+    """``step, 2 * step, ... <= top`` (rounded to 1e-6 so that 3 * 0.05 is 0.15).
+
+    ``step`` defaults to ``compress.stage1_step`` (a recipe may set its own), ``top`` to ``stage1_max``.
+    """
+    step = c.stage1_step if step is None else step
+    top = c.stage1_max if top is None else top
+    if not 0.0 < step < 1.0:
+        raise ConfigError(f"compress.stage1_step must be in (0, 1), got {step}")
+    if not 0.0 <= top < 1.0:
+        raise ConfigError(f"compress.stage1_max must be in [0, 1), got {top}")
     out, k = [], 1
-    while round(k * c.stage1_step, 6) <= c.stage1_max + 1e-9:
-        out.append(round(k * c.stage1_step, 6))
+    while round(k * step, 6) <= top + 1e-9:
+        out.append(round(k * step, 6))
         k += 1
     return out
 
@@ -64,13 +69,14 @@ def hidden_sizes(h0: int, c: CompressConfig) -> list[int]:
     return sizes + sorted({e for e in c.hidden_extra if e < last}, reverse=True)
 
 
-def build_plan(base: DeepSleepNetArch, c: CompressConfig, sweep: bool = True) -> list[Step]:
+def build_plan(base: DeepSleepNetArch, c: CompressConfig, sweep: bool = True, step: float | None = None) -> list[Step]:
     """Every step of the grid in run order (a parent always comes before its children).
 
     Without ``sweep`` only the stage-1 chain and the stage-2 chain from the largest ``stage2_from``
-    ratio run (one path to the smallest model instead of the whole grid).
+    ratio run (one path to the smallest model instead of the whole grid). ``step`` is the recipe's
+    stage-1 step (default ``compress.stage1_step``).
     """
-    ratios = stage1_ratios(c)
+    ratios = stage1_ratios(c, step)
     steps, parent = [], BASELINE
     for r in ratios:
         steps.append(Step(step_id(1, r), 1, r, base.lstm_hidden, parent))
@@ -92,3 +98,22 @@ def build_plan(base: DeepSleepNetArch, c: CompressConfig, sweep: bool = True) ->
 def step_arch(base: DeepSleepNetArch, step: Step) -> DeepSleepNetArch:
     """The architecture a step produces (known before any pruning runs)."""
     return pruned_arch(base, step.ratio).with_widths(lstm_hidden=step.hidden)
+
+
+def path_plan(base: DeepSleepNetArch, c: CompressConfig, ratio: float, hidden: int, step: float) -> list[Step]:
+    """One chain to a given model: stage 1 in ``step`` increments up to ``ratio`` (ending exactly on it),
+    then stage 2 down the hidden sizes of the grid to ``hidden``.
+
+    This is how a comparison recipe reaches the sweep's selected architecture with its own step sizes.
+    """
+    ratios = [r for r in stage1_ratios(c, step, top=max(ratio, step)) if r < ratio - 1e-9] + ([round(ratio, 6)] if ratio > 0 else [])
+    steps, parent = [], BASELINE
+    for r in ratios:
+        steps.append(Step(step_id(1, r), 1, r, base.lstm_hidden, parent))
+        parent = steps[-1].id
+    if hidden < base.lstm_hidden:
+        sizes = [h for h in hidden_sizes(base.lstm_hidden, c) if h > hidden] + [hidden]
+        for h in sizes:
+            steps.append(Step(step_id(2, ratio, h), 2, ratio, h, parent))
+            parent = steps[-1].id
+    return steps

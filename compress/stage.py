@@ -1,9 +1,12 @@
-"""The compress stage: trained baseline -> the sweep -> table, figures, selected model, manifest.
+"""The compress stage: trained baseline -> the sweep -> table, figures, selected model, recipe comparison, manifest.
 
 ``RUN/compress/`` receives ``steps/<id>/{model.pt,step.json}`` (one per model of the grid, plus
 ``steps/baseline/step.json``), ``plan.json`` (the settings the sweep was started with, for resuming),
-``sweep.csv``, ``sweep.md``, ``sweep.json``, ``fig_stage1.png``, ``fig_stage2.png``, ``selected.pt``
-and ``manifest.json`` (written last). An unfinished folder resumes from its finished steps.
+``sweep.csv``, ``sweep.md``, ``sweep.json``, ``fig_stage1.png``, ``fig_stage2.png``, ``selected.pt``,
+``recipes/<name>/steps/...`` and ``recipes.md``/``recipes.json`` (each ``compress.compare_recipes``
+recipe run along one path to the selected architecture, side by side with the sweep's own recipe on the
+same baseline), and ``manifest.json`` (written last). The stage is built in ``RUN/.compress.partial`` and
+swapped in when complete; an unfinished build resumes from its finished steps.
 """
 from __future__ import annotations
 
@@ -14,11 +17,14 @@ from typing import Any, Callable
 
 from sleepedge.config import Config
 from sleepedge.runfolder import (
-    ManifestError, atomic_copy, atomic_write_json, atomic_write_text, output_path, prepare_stage_dir,
-    read_manifest, sha256_file, write_manifest,
+    ManifestError, atomic_copy, atomic_write_json, atomic_write_text, output_path, read_manifest, sha256_file,
+    write_manifest,
 )
+from sleepedge.stages import refuse_finished, stage_transaction
 
+from .compare import compare_recipes, recipes_markdown
 from .plan import BASELINE, build_plan
+from .recipes import comparison_recipes, resolve
 from .table import build_rows, check_selection_config, select, to_csv, to_markdown
 
 log = logging.getLogger(__name__)
@@ -36,29 +42,30 @@ def dataset_label(train_manifest: dict[str, Any], where: Path) -> str:
 def _device(name: str) -> str:
     import torch
 
+    from sleepedge.train.stage import check_device
+
+    check_device(name)
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return name
 
 
-def _write_outputs(stage_dir: Path, baseline: Path, records: dict, cfg: Config, label: str, wall_s: float) -> tuple[dict, dict, dict]:
+def _write_outputs(stage_dir: Path, baseline: Path, records: dict, rows: list, chosen: dict, selection: dict,
+                   label: str, wall_s: float, recipe, margin: float) -> dict[str, Path]:
     from .figures import plot_stage1, plot_stage2
     from .sweep import model_path
 
-    rows = build_rows(records)
-    chosen, selection = select(rows, cfg.compress)
-    if not selection["qualified"]:
-        log.warning("NO compressed model met the selection criterion (%s): the BASELINE is selected", selection["criterion"])
     src = model_path(stage_dir / "steps", baseline, records[chosen["model"]])
-    out = {
+    md = to_markdown(rows, selection, label, wall_s, recipe.name)
+    return {
         "selected": atomic_copy(src, stage_dir / "selected.pt", overwrite=True),
         "sweep_csv": atomic_write_text(stage_dir / "sweep.csv", to_csv(rows), overwrite=True),
-        "sweep_md": atomic_write_text(stage_dir / "sweep.md", to_markdown(rows, selection, label, wall_s), overwrite=True),
-        "sweep_json": atomic_write_json(stage_dir / "sweep.json", {"dataset": label, "selection": selection, "rows": rows}, overwrite=True),
-        "fig_stage1": plot_stage1(rows, stage_dir / "fig_stage1.png", label),
-        "fig_stage2": plot_stage2(rows, stage_dir / "fig_stage2.png", label),
+        "sweep_md": atomic_write_text(stage_dir / "sweep.md", md, overwrite=True),
+        "sweep_json": atomic_write_json(stage_dir / "sweep.json", {"dataset": label, "recipe": recipe.to_dict(),
+                                                                   "selection": selection, "rows": rows}, overwrite=True),
+        "fig_stage1": plot_stage1(rows, stage_dir / "fig_stage1.png", label, recipe.importance),
+        "fig_stage2": plot_stage2(rows, stage_dir / "fig_stage2.png", label, margin),
     }
-    return out, chosen, selection
 
 
 def _metrics(chosen: dict, selection: dict, records: dict, wall_s: float, run_wall_s: float) -> dict[str, Any]:
@@ -67,7 +74,9 @@ def _metrics(chosen: dict, selection: dict, records: dict, wall_s: float, run_wa
     for s in ("val", "test"):
         for k in ("accuracy", "macro_f1", "kappa"):
             m[f"{s}_{k}"] = chosen[f"{s}_{k}"]
+            m[f"{s}_{k}_ci"] = [chosen[f"{s}_{k}_lo"], chosen[f"{s}_{k}_hi"]]
             m[f"{s}_d_{k}_points"] = chosen[f"{s}_d_{k}"]
+            m[f"{s}_d_{k}_points_ci"] = [chosen[f"{s}_d_{k}_lo"], chosen[f"{s}_d_{k}_hi"]]
     return {"selected": m, "selection": selection, "baseline": {
         "params": base["params"], "macs": base["macs"], **{f"{s}_{k}": base[s][k] for s in ("val", "test") for k in ("accuracy", "macro_f1", "kappa")}},
         "n_models": len(records), "sweep_wall_s": wall_s, "this_run_wall_s": run_wall_s}
@@ -123,7 +132,7 @@ def run_compress_stage(
     ----------
     run_dir : the run folder holding a finished ``train`` stage.
     cfg : the resolved config; ``cfg.compress`` is the grid and selection, ``cfg.train`` the fine-tuning.
-    overwrite : redo a finished compress stage (the old folder is removed).
+    overwrite : redo a finished compress stage (the old folder stays until the new one is complete).
     sweep : the whole grid; ``False`` runs stage 1 and the stage-2 chain from the largest ``stage2_from``.
     finetune, evaluate : default ``sleepedge.train.loop.fit`` / ``evaluate`` (injectable for tests).
     data : ``{"train", "val", "test": SequenceData}``; default rebuilt with ``load_run_data(RUN/train)``.
@@ -131,10 +140,12 @@ def run_compress_stage(
     """
     import torch
 
-    from .sweep import SweepContext, check_plan_fingerprint, run_sweep
+    from .sweep import SweepContext, check_plan_fingerprint, plan_fingerprint, run_sweep
 
     t0 = time.perf_counter()
     check_selection_config(cfg.compress)
+    recipe, others = resolve(cfg.compress), comparison_recipes(cfg.compress)
+    device = _device(cfg.train.device)
     train_dir = Path(run_dir) / "train"
     train_m = read_manifest(train_dir)
     baseline = output_path(train_dir, train_m, "model")
@@ -142,21 +153,35 @@ def run_compress_stage(
     if cfg.train.threads > 0:
         torch.set_num_threads(cfg.train.threads)
     finetune, evaluate = _training_functions(finetune, evaluate)
+    refuse_finished(Path(run_dir) / STAGE, overwrite)  # before the data are rebuilt
     if data is None:
         from sleepedge.train.stage import load_run_data
         data = load_run_data(train_dir)
         check_rebuilt_data(train_dir, train_m, data)
-    stage_dir = prepare_stage_dir(run_dir, STAGE, overwrite)  # after every input check: --overwrite deletes
-    check_plan_fingerprint(stage_dir, cfg, sha256_file(baseline))
-    plan = build_plan(_baseline_arch(baseline), cfg.compress, sweep=sweep)
-    log.info("compress: %d steps on %s", len(plan), label)
-    ctx = SweepContext(cfg, stage_dir / "steps", baseline, data, finetune, evaluate, _device(cfg.train.device))
-    records = run_sweep(ctx, plan, progress=progress)
-    wall_s = sum(r["wall_s"]["total"] for r in records.values())
-    out, chosen, selection = _write_outputs(stage_dir, baseline, records, cfg, label, wall_s)
-    metrics = _metrics(chosen, selection, records, wall_s, time.perf_counter() - t0)
-    write_manifest(stage_dir, STAGE, outputs=out, inputs={"baseline": baseline}, parent=train_dir, config=cfg.to_dict(),
-                   metrics=metrics, dataset=train_m.get("dataset"), seed=cfg.train.seed, split=train_m.get("split"),
-                   extra={"sweep": sweep, "plan": [s.id for s in plan]})
+    baseline_sha = sha256_file(baseline)
+    # A transaction (sleepedge.stages): built in RUN/.compress.partial, whose finished steps a rerun
+    # with the same plan resumes from; the old RUN/compress stays until the new one is complete.
+    with stage_transaction(Path(run_dir) / STAGE, overwrite=overwrite,
+                           resume_key=plan_fingerprint(cfg, baseline_sha, recipe)) as stage_dir:
+        check_plan_fingerprint(stage_dir, cfg, baseline_sha, recipe=recipe)
+        plan = build_plan(_baseline_arch(baseline), cfg.compress, sweep=sweep, step=recipe.stage1_step)
+        log.info("compress: %d steps with the %s recipe on %s", len(plan), recipe.name, label)
+        ctx = SweepContext(cfg, stage_dir / "steps", baseline, data, finetune, evaluate, device, recipe=recipe)
+        records = run_sweep(ctx, plan, progress=progress)
+        wall_s = sum(r["wall_s"]["total"] for r in records.values())
+        rows = build_rows(records)
+        chosen, selection = select(rows, cfg.compress)
+        if not selection["qualified"]:
+            log.warning("NO compressed model met the selection criterion (%s): the BASELINE is selected", selection["criterion"])
+        out = _write_outputs(stage_dir, baseline, records, rows, chosen, selection, label, wall_s, recipe,
+                             cfg.compress.margin_points)
+        comparison = compare_recipes(ctx, others, records, chosen, progress=progress)
+        out["recipes_json"] = atomic_write_json(stage_dir / "recipes.json", comparison, overwrite=True)
+        out["recipes_md"] = atomic_write_text(stage_dir / "recipes.md", recipes_markdown(comparison, label), overwrite=True)
+        metrics = _metrics(chosen, selection, records, wall_s, time.perf_counter() - t0)
+        metrics["recipe"], metrics["recipes"] = recipe.to_dict(), comparison["summary"]
+        write_manifest(stage_dir, STAGE, outputs=out, inputs={"baseline": baseline}, parent=train_dir, config=cfg.to_dict(),
+                       metrics=metrics, dataset=train_m.get("dataset"), seed=cfg.train.seed, split=train_m.get("split"),
+                       extra={"sweep": sweep, "plan": [s.id for s in plan]})
     log.info("compress done: selected %s (%d params, %.1f %% fewer)", chosen["model"], chosen["params"], chosen["params_reduction_pct"])
-    return read_manifest(stage_dir)
+    return read_manifest(Path(run_dir) / STAGE)

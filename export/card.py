@@ -30,6 +30,11 @@ def _ci(r: dict[str, Any], key: str) -> str:
     return f"{_pct(v)} [{_pct(ci[0])}, {_pct(ci[1])}]" if ci else _pct(v)
 
 
+def _delta_ci(r: dict[str, Any], metric: str) -> str:
+    ci = r.get(f"{metric}_delta_vs_fp32_ci")  # points, paired subject bootstrap (sleepedge.stats)
+    return f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else ""
+
+
 def _kib(v: Any) -> str:
     return "" if v is None else f"{v / 1024:,.1f} KiB"
 
@@ -98,11 +103,12 @@ def _metrics_section(rows: list[dict], torch_test: dict[str, Any] | None) -> lis
     method = next((r["ci_method"] for r in scored if r.get("ci_method")), None)
     if method:
         out += ["", f"Intervals: {method} over {scored[0].get('ci_groups')} test subject(s)."]
-    deltas = [f"- {r['format']}: macro-F1 {100 * r['macro_f1_delta_vs_fp32']:+.2f} points, accuracy "
-              f"{100 * r['accuracy_delta_vs_fp32']:+.2f} points vs {r['fp32_reference']}"
+    deltas = [f"- {r['format']}: macro-F1 {100 * r['macro_f1_delta_vs_fp32']:+.2f}{_delta_ci(r, 'macro_f1')} points, "
+              f"accuracy {100 * r['accuracy_delta_vs_fp32']:+.2f}{_delta_ci(r, 'accuracy')} points vs {r['fp32_reference']}"
               for r in scored if r.get("macro_f1_delta_vs_fp32") is not None]
     if deltas:
-        out += ["", "int8 vs fp32 (same test sequences, each file's own runtime):", "", *deltas]
+        out += ["", "int8 vs fp32 (same test sequences, each file's own runtime; [95 % CI] paired over the test subjects):",
+                "", *deltas]
     return out + [""]
 
 
@@ -134,8 +140,11 @@ def _limitations(model: str, rows: list[dict], train: dict[str, Any]) -> list[st
     elif ds.get("synthetic"):
         out.append("Trained and tested on SYNTHETIC EEG: its accuracy says nothing about real recordings.")
     groups = next((r.get("ci_groups") for r in rows if r.get("ci_groups")), None)
-    if groups is not None and groups < 10:
-        out.append(f"Only {groups} test subject(s): the confidence intervals are wide and the point estimates noisy.")
+    if groups is not None and groups < 2:
+        out.append(f"Only {groups} test subject: no confidence interval (a subject bootstrap needs two or more); "
+                   "the point estimates are noisy.")
+    elif groups is not None and groups < 10:
+        out.append(f"Only {groups} test subjects: the confidence intervals are wide and the point estimates noisy.")
     for r in rows:
         d = r.get("macro_f1_delta_vs_fp32")
         if d is not None and d < -0.01:

@@ -14,6 +14,7 @@ from sleepedge.runfolder import atomic_copy
 
 from .carray import write_c_array
 from .formats import FORMATS, ExportFormat, get_formats
+from .int8_convert import int8_job
 from .keras_convert import run_keras
 from .onnx_export import export_onnx, torch_logits
 from .rows import check_file, fail, new_row, tflm_input
@@ -37,11 +38,12 @@ def check_arrays(x: np.ndarray, y: np.ndarray | None, epoch_samples: int, what: 
         raise DataError(f"{what}: labels of shape {np.shape(y)} do not match x {x.shape[:2]}")
 
 
-def pick_test(x: np.ndarray, y: np.ndarray, n: int, groups: np.ndarray | None = None) -> tuple:
-    """``n`` evenly spaced test sequences (all when ``n`` is 0 or too large): ``(x, y)``, or ``(x, y, groups)``
-    when the subject of each sequence is given (for confidence intervals)."""
-    idx = np.arange(len(x)) if n <= 0 or n >= len(x) else np.linspace(0, len(x) - 1, n).round().astype(int)
-    return (x[idx], y[idx]) if groups is None else (x[idx], y[idx], np.asarray(groups)[idx])
+def pick_test(x: np.ndarray, y: np.ndarray, n: int, subjects: np.ndarray | None = None) -> tuple:
+    """``(x, y, subjects)`` of ``n`` evenly spaced test sequences (all when ``n`` is 0 or too large)."""
+    if n <= 0 or n >= len(x):
+        return x, y, subjects
+    idx = np.linspace(0, len(x) - 1, n).round().astype(int)
+    return x[idx], y[idx], None if subjects is None else subjects[idx]
 
 
 def model_info(model, seq_len: int) -> dict[str, Any]:
@@ -52,48 +54,50 @@ def model_info(model, seq_len: int) -> dict[str, Any]:
 
 
 def keras_jobs(model, work: Path, fmts: list[ExportFormat], calib_x: np.ndarray, seq_len: int,
-               timeout_s: float) -> dict[str, Onnx2TfJob]:
-    """The Keras-converter runs the window rows need (one child writes every requested output)."""
+               timeout_s: float, int8_attempts: int = 4) -> dict[str, Onnx2TfJob]:
+    """The Keras-converter runs the window rows need (one child writes every requested output; an integer
+    output is converted until fully integer, up to ``int8_attempts`` times, as :mod:`.int8_convert` does)."""
     tfl = [f for f in fmts if f.converter == "keras" and not f.stream]
     if not tfl:
         return {}
     outputs = list(dict.fromkeys(f.onnx2tf_output for f in tfl))
     calib = calib_x if any(f.is_int8 for f in tfl) else None
-    job = run_keras(model, "window", seq_len, work / "keras_window", calib, outputs, timeout_s)
+    job = run_keras(model, "window", seq_len, work / "keras_window", calib, outputs, timeout_s, attempts=int8_attempts)
     return {f.name: job for f in tfl}
 
 
 def onnx2tf_jobs(onnx_path: Path, work: Path, fmts: list[ExportFormat], calib_x: np.ndarray,
-                 timeout_s: float) -> dict[str, Onnx2TfJob]:
-    """Run the onnx2tf conversions the tflite rows need: ``{format name: job that made its file}``.
+                 timeout_s: float, int8_attempts: int = 4) -> dict[str, Onnx2TfJob]:
+    """Run the conversions the tflite rows need: ``{format name: job that made its file}``.
 
-    One int8 run also writes the fp32 file; only when it fails is fp32 converted on its own, so a
-    crashing int8 calibration never costs the fp32 row.
+    onnx2tf converts once (fp32 and the SavedModel of the unrolled network); the integer formats are
+    then quantised from that SavedModel by :mod:`.int8_convert` in a child process, so a crashing
+    calibration never costs the fp32 row and every integer file is checked to be fully integer.
     """
     jobs: dict[str, Onnx2TfJob] = {}
     tfl = [f for f in fmts if f.converter == "onnx2tf" and not f.stream]
-    if any(f.is_int8 for f in tfl):
-        job = run_onnx2tf(onnx_path, work / "onnx2tf_int8", calib_x, timeout_s)
-        jobs.update({f.name: job for f in tfl if f.is_int8 or job.ok})
-    if any(f.name not in jobs for f in tfl):
-        job = run_onnx2tf(onnx_path, work / "onnx2tf_fp32", None, timeout_s)
-        jobs.update({f.name: job for f in tfl if f.name not in jobs})
+    if not tfl:
+        return jobs
+    base = run_onnx2tf(onnx_path, work / "onnx2tf_fp32", None, timeout_s)
+    jobs.update({f.name: base for f in tfl if not f.is_int8})
+    quant = [f for f in tfl if f.is_int8]
+    if quant:
+        job = int8_job(base, work / "onnx2tf_fp32" / "out", work / "int8_convert", calib_x,
+                       [f.onnx2tf_output for f in quant], int8_attempts, timeout_s)
+        jobs.update({f.name: job for f in quant})
     return jobs
 
 
 def _tflite_row(row, fmt, job: Onnx2TfJob, model_dir: Path, root: Path, test, ref, tol, overwrite) -> dict:
     row["convert_s"] = round(job.seconds, 3)
     row["convert_job"] = job.name
+    if getattr(job, "attempts", None) and fmt.onnx2tf_output in job.attempts:
+        row["quantize_attempts"] = job.attempts[fmt.onnx2tf_output]
     src = job.files.get(fmt.onnx2tf_output)
     if not job.ok or src is None:
         return fail(row, job.reason or f"{fmt.converter} wrote no *_{fmt.onnx2tf_output}.tflite")
     dst = atomic_copy(src, model_dir / f"{fmt.name}{fmt.suffix}", overwrite=overwrite)
-    return check_file(row, fmt, dst, root, test[0], test[1], ref, tol, groups=groups_of(test))
-
-
-def groups_of(test: tuple) -> np.ndarray | None:
-    """The subject of each test sequence when :func:`pick_test` was given them, else None."""
-    return test[2] if len(test) > 2 else None
+    return check_file(row, fmt, dst, root, test[0], test[1], ref, tol, subjects=test[2])
 
 
 def _microcontroller_view(row: dict, path: Path, test_x: np.ndarray, ecfg, overwrite: bool) -> None:
@@ -111,7 +115,7 @@ def _microcontroller_view(row: dict, path: Path, test_x: np.ndarray, ecfg, overw
 
 def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, calib_x: np.ndarray, test_x: np.ndarray,
                       test_y: np.ndarray, cfg, model_name: str = "model", overwrite: bool = False,
-                      test_groups: np.ndarray | None = None) -> list[dict]:
+                      test_subjects: np.ndarray | None = None) -> list[dict]:
     """Export ``checkpoint`` to every format of ``cfg.export.formats`` and check each file.
 
     Parameters
@@ -139,13 +143,13 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, calib_x: np.n
     from sleepedge.models import load_checkpoint
 
     model, _ = load_checkpoint(checkpoint)
-    return export_model(model, out_dir, calib_x, test_x, test_y, cfg, model_name, overwrite, test_groups=test_groups)
+    return export_model(model, out_dir, calib_x, test_x, test_y, cfg, model_name, overwrite, test_subjects=test_subjects)
 
 
 def export_model(model, out_dir: str | Path, calib_x: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, cfg,
-                 model_name: str = "model", overwrite: bool = False, test_groups: np.ndarray | None = None,
+                 model_name: str = "model", overwrite: bool = False, test_subjects: np.ndarray | None = None,
                  extra_info: dict[str, Any] | None = None) -> list[dict]:
-    """:func:`export_checkpoint` for a model in memory (e.g. the untrained reference); ``test_groups`` gives
+    """:func:`export_checkpoint` for a model in memory (e.g. the untrained reference); ``test_subjects`` gives
     the subject of each test sequence, for subject-level bootstrap confidence intervals in the rows;
     ``extra_info`` is added to every row (``untrained``, ``label``)."""
     ecfg, root = export_section(cfg), Path(out_dir)
@@ -154,7 +158,7 @@ def export_model(model, out_dir: str | Path, calib_x: np.ndarray, test_x: np.nda
     check_arrays(calib_x, None, model.arch.epoch_samples, "calibration data")
     if calib_x.shape[1] != test_x.shape[1]:
         raise DataError(f"calibration sequences have {calib_x.shape[1]} epochs, test sequences {test_x.shape[1]}")
-    test = pick_test(test_x, test_y, ecfg.test_sequences, test_groups)
+    test = pick_test(test_x, test_y, ecfg.test_sequences, test_subjects)
     ref = torch_logits(model, test[0])
     info = {**model_info(model, int(test_x.shape[1])), "untrained": False, **(extra_info or {})}
     model_dir, work = root / model_name, root / model_name / ".work"
@@ -184,9 +188,9 @@ def _export_all(model, fmts, name, info, model_dir, work, root, calib_x, test, r
     if onnx_fmt:
         rows["onnx_fp32"]["convert_s"] = round(time.perf_counter() - t0, 3)
         check_file(rows["onnx_fp32"], FORMATS["onnx_fp32"], onnx_path, root, test[0], test[1], ref, ecfg.parity_tol,
-                   groups=groups_of(test))
-    jobs = onnx2tf_jobs(onnx_path, work, fmts, calib_x, ecfg.timeout_s)
-    jobs.update(keras_jobs(model, work, fmts, calib_x, info["seq_len"], ecfg.timeout_s))
+                   subjects=test[2])
+    jobs = onnx2tf_jobs(onnx_path, work, fmts, calib_x, ecfg.timeout_s, ecfg.int8_attempts)
+    jobs.update(keras_jobs(model, work, fmts, calib_x, info["seq_len"], ecfg.timeout_s, ecfg.int8_attempts))
     for fmt in fmts:
         if fmt.name not in jobs:
             continue
@@ -202,22 +206,32 @@ def _export_all(model, fmts, name, info, model_dir, work, root, calib_x, test, r
 def _log_failed_jobs(jobs: dict[str, Onnx2TfJob], model_dir: Path) -> None:
     """Keep the full onnx2tf output of a failed conversion beside the files (``<job>.log``)."""
     for job in {j.name: j for j in jobs.values()}.values():
-        for log_file in (model_dir / ".work" / job.name / "onnx2tf.log", model_dir / ".work" / job.name / "keras.log"):
-            if not job.ok and log_file.is_file():
-                atomic_copy(log_file, model_dir / f"{job.name}.log", overwrite=True)
+        log_name = {"int8_convert": "int8_convert.log"}.get(job.name, "keras.log" if job.name.startswith("keras") else "onnx2tf.log")
+        log_file = model_dir / ".work" / job.name / log_name
+        if not job.ok and log_file.is_file():
+            atomic_copy(log_file, model_dir / f"{job.name}.log", overwrite=True)
 
 
 def _int8_vs_fp32(rows: dict[str, dict]) -> None:
     """Add ``accuracy_delta_vs_fp32`` / ``macro_f1_delta_vs_fp32`` (int8 minus fp32) to ok int8 rows.
 
     The fp32 reference is the TFLite fp32 row when it is ok, else the ONNX row (for a streaming pair: the
-    ONNX pair).
+    ONNX pair; for a Keras-converted row: the Keras fp32 row when it is ok). With both rows' per-subject
+    confusion matrices the deltas get paired subject-bootstrap CIs (``*_delta_vs_fp32_ci``, points).
     """
+    from sleepedge.stats import cms_from_json, paired_delta_ci
+
     window = next((rows[n] for n in ("tflite_fp32", "onnx_fp32") if rows.get(n, {}).get("status") == "ok"), None)
     stream = next((rows[n] for n in ("stream_onnx_fp32",) if rows.get(n, {}).get("status") == "ok"), None)
+    keras = rows["tflite_fp32_keras"] if rows.get("tflite_fp32_keras", {}).get("status") == "ok" else window
     for r in rows.values():
-        ref = stream if r["format"].startswith("stream_") else window
-        if ref is not None and r["precision"] == "int8" and r["status"] == "ok" and r.get("accuracy") is not None:
+        ref = stream if r["format"].startswith("stream_") else (keras if r["format"].endswith("_keras") else window)
+        if (ref is not None and r["precision"] in ("int8", "int16x8") and r["status"] == "ok"
+                and r.get("accuracy") is not None and ref.get("accuracy") is not None):
             r["fp32_reference"] = ref["format"]
             r["accuracy_delta_vs_fp32"] = r["accuracy"] - ref["accuracy"]
             r["macro_f1_delta_vs_fp32"] = r["macro_f1"] - ref["macro_f1"]
+            if r.get("subject_confusion") and ref.get("subject_confusion"):  # paired over the test subjects, in points
+                d = paired_delta_ci(cms_from_json(ref["subject_confusion"]), cms_from_json(r["subject_confusion"]))
+                r["accuracy_delta_vs_fp32_ci"] = [d["accuracy"]["lo"], d["accuracy"]["hi"]]
+                r["macro_f1_delta_vs_fp32_ci"] = [d["macro_f1"]["lo"], d["macro_f1"]["hi"]]

@@ -48,7 +48,8 @@ class ExportFormat:
 
     @property
     def is_int8(self) -> bool:
-        return self.precision == "int8"
+        """Integer-quantised (int8 weights, calibrated activations): ``int8`` and ``int16x8``."""
+        return self.precision in ("int8", "int16x8")
 
 
 FORMATS: dict[str, ExportFormat] = {
@@ -64,6 +65,11 @@ FORMATS: dict[str, ExportFormat] = {
         # Same int8 graph with float input/output (QUANTIZE/DEQUANTIZE at the ends): for hosts that feed floats.
         ExportFormat("tflite_int8_fio", ".tflite", "onnx2tf", "tflite", "int8", onnx2tf_output="integer_quant",
                      description="TFLite full-integer int8, float32 input/output"),
+        # 16x8: int8 weights, int16 activations and int16 I/O. Closer to fp32 than int8; TFLite Micro runs it
+        # (a larger arena); x86 TFLite runs it on reference kernels only (slow). Opt-in: export.formats.
+        ExportFormat("tflite_int16x8", ".tflite", "onnx2tf", "tflite", "int16x8",
+                     onnx2tf_output="full_integer_quant_with_int16_act",
+                     description="TFLite int8 weights, int16 activations and int16 input/output (16x8)"),
         # The second converter (docs/converters.md): fused UNIDIRECTIONAL_SEQUENCE_LSTM, ~70 operators in all.
         ExportFormat("tflite_fp32_keras", ".tflite", "keras", "tflite", "fp32", onnx2tf_output="float32",
                      description="TFLite float32 built from the architecture in tf_keras, fused LSTM"),

@@ -2,7 +2,7 @@
 copied in, converted with TensorFlow's own TFLite converter. Runs in a child process (TensorFlow).
 
     python -m sleepedge.export.keras_build --arch ARCH.json --weights W.npz --kind window|features|head
-        --seq-len L --out DIR [--calib CALIB.npy] [--outputs float32,full_integer_quant,integer_quant]
+        --seq-len L --out DIR [--calib CALIB.npy] [--outputs float32,full_integer_quant,integer_quant] [--attempts N]
 
 Why a second converter: onnx2tf unrolls the BiLSTM into ~70 operators per time step whatever its width,
 and TFLite Micro's persistent per-operator data then dominates the arena of a small model. A tf_keras
@@ -136,23 +136,42 @@ def _epochs(keras, inp, steps: int, s: int):
     return keras.layers.Lambda(lambda t: tf.reshape(t, (steps, s, 1)))(inp)
 
 
-def convert(model, outputs: list[str], calib: np.ndarray | None) -> dict[str, bytes]:
-    """TFLite flatbuffers of ``model``: ``float32``; int8 ``full_integer_quant`` (int8 I/O) and
-    ``integer_quant`` (float I/O), both calibrated on ``calib`` (one sample per first-axis entry)."""
+def convert_one(model, name: str, calib: np.ndarray | None) -> bytes:
+    """One TFLite flatbuffer of ``model``: ``float32``; int8 ``full_integer_quant`` (int8 I/O) or
+    ``integer_quant`` (float I/O), calibrated on ``calib`` (one sample per first-axis entry)."""
     tf, _ = _keras()
-    files = {}
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    if name != "float32":
+        if calib is None:
+            raise ValueError(f"{name} needs calibration data")
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = lambda: ([calib[i:i + 1].astype(np.float32)] for i in range(len(calib)))
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if name == "full_integer_quant":
+            conv.inference_input_type, conv.inference_output_type = tf.int8, tf.int8
+    return conv.convert()
+
+
+def convert(model, outputs: list[str], calib: np.ndarray | None, out: Path, attempts: int = 4) -> dict[str, dict]:
+    """Write ``out/model_<output>.tflite`` for every output; returns ``{output: {attempts, float_ops}}``.
+
+    An integer output is converted again while an operator inside it still touches a float tensor (the
+    quantiser's random float fallback, see :mod:`sleepedge.export.int8_convert`), up to ``attempts``
+    times; what is left after the last attempt is reported, not hidden.
+    """
+    from sleepedge.export.int8_convert import VARIANTS, inner_float_ops
+
+    result = {}
     for name in outputs:
-        conv = tf.lite.TFLiteConverter.from_keras_model(model)
-        if name != "float32":
-            if calib is None:
-                raise ValueError(f"{name} needs calibration data")
-            conv.optimizations = [tf.lite.Optimize.DEFAULT]
-            conv.representative_dataset = lambda: ([calib[i:i + 1].astype(np.float32)] for i in range(len(calib)))
-            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            if name == "full_integer_quant":
-                conv.inference_input_type, conv.inference_output_type = tf.int8, tf.int8
-        files[name] = conv.convert()
-    return files
+        path = out / f"{STEM}_{name}.tflite"
+        left: dict[str, int] = {}
+        for k in range(1, (attempts if name != "float32" else 1) + 1):
+            path.write_bytes(convert_one(model, name, calib))
+            left = inner_float_ops(path, VARIANTS[name][1]) if name != "float32" else {}
+            if not left:
+                break
+        result[name] = {"attempts": k, "float_ops": left}
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--calib", default=None, help=".npy calibration inputs in the model's input layout")
     p.add_argument("--outputs", default="float32,full_integer_quant")
+    p.add_argument("--attempts", type=int, default=4, help="conversions of an integer output until it is fully integer")
     a = p.parse_args(argv)
     from sleepedge.models.arch import DeepSleepNetArch
 
@@ -179,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     calib = np.load(a.calib) if a.calib else None
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    for name, data in convert(model, outputs, calib).items():
-        (out / f"{STEM}_{name}.tflite").write_bytes(data)
+    result = convert(model, outputs, calib, out, a.attempts)
+    (out / "attempts.json").write_text(json.dumps(result), encoding="utf-8")
     print(f"keras_build: {a.kind} -> {', '.join(outputs)} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return 0
 

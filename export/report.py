@@ -54,6 +54,9 @@ def stream_lines(rows: list[dict[str, Any]]) -> list[str]:
                        f"RAM {_cell('tflm_arena_bytes', r.get('stream_ram_bytes'))}; fits {', '.join(r.get('fits_boards') or []) or 'none'}"
                        + goal)
     return out
+def _ci(row: dict[str, Any], metric: str) -> str:
+    ci = row.get(f"{metric}_delta_vs_fp32_ci")
+    return f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else ""
 
 
 def formats_markdown(rows: list[dict[str, Any]], title: str = "Export formats") -> str:
@@ -67,8 +70,9 @@ def formats_markdown(rows: list[dict[str, Any]], title: str = "Export formats") 
               "scored by each file's own runtime. parity = max |logit difference| vs PyTorch (int8: dequantised). "
               "float_ops = operators touching float tensors in an int8 model. fits = boards whose flash holds "
               "the file and whose RAM holds the TFLite Micro arena (before firmware overhead).\n")
-    deltas = [f"- {r['model']}/{r['format']}: macro-F1 {100 * r['macro_f1_delta_vs_fp32']:+.2f} points, accuracy "
-              f"{100 * r['accuracy_delta_vs_fp32']:+.2f} points vs {r['fp32_reference']}"
+    deltas = [f"- {r['model']}/{r['format']}: macro-F1 {100 * r['macro_f1_delta_vs_fp32']:+.2f}{_ci(r, 'macro_f1')} points, accuracy "
+              f"{100 * r['accuracy_delta_vs_fp32']:+.2f}{_ci(r, 'accuracy')} points vs {r['fp32_reference']}"
+              + (f"; int8 input range clipped at ±{r['calib_clip_uv']:.0f} µV" if r.get("calib_clip_uv") else "")
               for r in rows if r.get("macro_f1_delta_vs_fp32") is not None]
     legend += ("Streaming pairs (stream_*): features model + sequence head, sizes and arenas summed; scored by running "
                "the pair on every test window. Untrained reference: paper-size DeepSleepNet with random weights, no accuracy.\n")
@@ -76,5 +80,6 @@ def formats_markdown(rows: list[dict[str, Any]], title: str = "Export formats") 
     if stream_lines(rows):
         text += "\nStreaming pairs on a microcontroller:\n\n" + "\n".join(stream_lines(rows)) + "\n"
     if deltas:
-        text += "\nint8 vs fp32 (same test sequences, each file's own runtime):\n\n" + "\n".join(deltas) + "\n"
+        text += ("\nint8 vs fp32 (same test sequences, each file's own runtime; [95 % CI] paired over the test subjects):\n\n"
+                 + "\n".join(deltas) + "\n")
     return text + ("\nFailures:\n\n" + "\n".join(notes) + "\n" if notes else "")

@@ -43,7 +43,7 @@ def fail(row: dict[str, Any], reason: str) -> dict[str, Any]:
 
 def check_file(row: dict[str, Any], fmt: ExportFormat, path: Path, export_root: Path,
                test_x: np.ndarray, test_y: np.ndarray, ref_logits: np.ndarray, tol: float | None,
-               groups: np.ndarray | None = None) -> dict[str, Any]:
+               subjects: np.ndarray | None = None) -> dict[str, Any]:
     """Fill ``row`` for the exported ``path``: size, op list, runtime scores, parity against PyTorch.
 
     Parameters
@@ -60,8 +60,10 @@ def check_file(row: dict[str, Any], fmt: ExportFormat, path: Path, export_root: 
         PyTorch logits for ``test_x``.
     tol : float or None
         Parity tolerance (max abs logit difference); None = report only.
-    groups : ndarray, optional
-        Subject of each test sequence: adds subject-level bootstrap confidence intervals.
+    subjects : ndarray or None
+        Subject of each test sequence: the row then keeps one confusion matrix per subject
+        (``subject_confusion``), for paired comparisons between formats, and subject-level bootstrap
+        confidence intervals of its scores (``accuracy_ci`` ...).
     """
     row.update(file=path.relative_to(export_root).as_posix(), file_bytes=path.stat().st_size, parity_tol=tol)
     try:
@@ -75,16 +77,25 @@ def check_file(row: dict[str, Any], fmt: ExportFormat, path: Path, export_root: 
         logits = runtime_logits(fmt.runtime, path, test_x)
     except Exception as exc:  # a file its runtime cannot run is a failed row, not a dead export
         return fail(row, f"{fmt.runtime} could not run {path.name}: {type(exc).__name__}: {exc}")
-    return finish_row(row, logits, test_y, ref_logits, tol, groups)
+    return finish_row(row, logits, test_y, ref_logits, tol, subjects)
 
 
 def finish_row(row: dict[str, Any], logits: np.ndarray, test_y: np.ndarray, ref_logits: np.ndarray,
-               tol: float | None, groups: np.ndarray | None = None) -> dict[str, Any]:
-    """Parity against PyTorch, test scores (none for the untrained reference) and the verdict of one row."""
+               tol: float | None, subjects: np.ndarray | None = None) -> dict[str, Any]:
+    """Parity against PyTorch, test scores (none for the untrained reference) and the verdict of one row.
+
+    With ``subjects``: the per-subject confusion matrices (``subject_confusion``, for paired comparisons
+    between formats) and the scores' subject-bootstrap CIs (``accuracy_ci`` ..., :mod:`sleepedge.stats`).
+    """
     row["parity_max_abs"] = max_abs_diff(logits, ref_logits)
-    scores = score(logits, test_y, ref_logits.argmax(-1), groups)
-    if row.get("untrained"):  # random weights: parity and agreement with PyTorch mean something, accuracy does not
+    untrained = bool(row.get("untrained"))
+    scores = score(logits, test_y, ref_logits.argmax(-1), None if untrained else subjects)
+    if untrained:  # random weights: parity and agreement with PyTorch mean something, accuracy does not
         scores = {k: (v if k == "agreement_torch" else None) for k, v in scores.items()}
+    elif subjects is not None:
+        from sleepedge.stats import cms_to_json, subject_confusions
+
+        row["subject_confusion"] = cms_to_json(subject_confusions(test_y, logits.argmax(-1), subjects))
     row.update(scores)
     if tol is not None and row["parity_max_abs"] > tol:
         return fail(row, f"parity: max |logit difference| {row['parity_max_abs']:.3g} > tolerance {tol:g}")
@@ -95,6 +106,6 @@ def finish_row(row: dict[str, Any], logits: np.ndarray, test_y: np.ndarray, ref_
 def tflm_input(row: dict[str, Any], x: np.ndarray) -> np.ndarray:
     """One test sequence in the model's input dtype (quantised with its own scale and zero point)."""
     seq = x[:1].astype(np.float32)
-    if row.get("input_dtype") == "int8":
-        return quantize(seq, row["input_scale"], row["input_zero_point"])
+    if row.get("input_dtype") in ("int8", "int16"):
+        return quantize(seq, row["input_scale"], row["input_zero_point"], np.dtype(row["input_dtype"]).type)
     return seq

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -9,11 +10,11 @@ import numpy as np
 
 from sleepedge.errors import DataError
 from sleepedge.runfolder import (
-    MANIFEST_NAME, ManifestError, StageExistsError, atomic_write_text, dataset_of, dataset_title, output_path, prepare_stage_dir,
-    read_manifest, sha256_file, write_manifest,
+    MANIFEST_NAME, atomic_write_text, dataset_of, dataset_title, output_path, read_manifest, write_manifest,
 )
+from sleepedge.stages import require_fresh, stage_transaction
 
-from .calibration import calibration_sample
+from .calibration import calibration_sample, clip_range
 from .card import CARD_NAME, model_card
 from .checkpoint_export import export_checkpoint, export_section
 from .reference import export_reference
@@ -27,19 +28,35 @@ def load_sequences(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: sequence file not found")
+    try:
+        with np.load(path) as z:
+            missing = {"x", "y"} - set(z.files)
+            if missing:
+                raise DataError(f"{path}: lacks array(s) {sorted(missing)} (has {z.files})")
+            return z["x"].astype(np.float32, copy=False), z["y"].astype(np.int64, copy=False)
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, AttributeError, zipfile.BadZipFile) as exc:  # not an npz of arrays
+        raise DataError(f"{path}: not a .npz file of arrays x and y ({type(exc).__name__}: {exc})") from None
+
+
+def load_subjects(path: str | Path) -> np.ndarray | None:
+    """The ``subject`` of each sequence of a ``test.npz``; for files written before it was recorded, parsed from
+    the ``record`` names (Sleep-EDF ``SC4ssN..``, synthetic ``SYNsssnn``; another name counts as its own
+    subject, numbered after the parsed ones); None when the file has neither."""
+    import re
+
     with np.load(path) as z:
-        missing = {"x", "y"} - set(z.files)
-        if missing:
-            raise DataError(f"{path}: lacks array(s) {sorted(missing)} (has {z.files})")
-        return z["x"].astype(np.float32, copy=False), z["y"].astype(np.int64, copy=False)
-
-
-def _check_parent_link(child_dir: Path, child: dict[str, Any], parent_dir: Path) -> None:
-    """``ManifestError`` when ``child`` was made from another version of ``parent_dir``'s manifest."""
-    link = (child.get("parent") or {}).get("manifest")
-    if link and sha256_file(parent_dir / MANIFEST_NAME) != link.get("sha256"):
-        raise ManifestError(f"{child_dir / MANIFEST_NAME}: made from another {parent_dir.name} run "
-                            f"({parent_dir / MANIFEST_NAME} changed since); rerun {child_dir.name}")
+        if "subject" in z.files:
+            return z["subject"].astype(np.int64)
+        if "record" not in z.files:
+            return None
+        records = [str(r) for r in z["record"]]
+    pats = (re.compile(r"^SC4(\d\d)\d"), re.compile(r"^SYN(\d{3})\d\d"))
+    parsed = [next((int(m.group(1)) for p in pats if (m := p.match(r))), None) for r in records]
+    first_free = max([p for p in parsed if p is not None], default=-1) + 1
+    others = {r: first_free + i for i, r in enumerate(dict.fromkeys(r for r, p in zip(records, parsed) if p is None))}
+    return np.asarray([p if p is not None else others[r] for r, p in zip(records, parsed)], dtype=np.int64)
 
 
 def stage_inputs(run_dir: Path, compressed: bool | None) -> tuple[dict[str, Path], Path]:
@@ -51,7 +68,7 @@ def stage_inputs(run_dir: Path, compressed: bool | None) -> tuple[dict[str, Path
     comp_dir, parent = run_dir / "compress", train_dir
     if compressed or (compressed is None and (comp_dir / MANIFEST_NAME).is_file()):
         cm = read_manifest(comp_dir)
-        _check_parent_link(comp_dir, cm, train_dir)
+        require_fresh(comp_dir)  # made from this train stage, not an older one
         inputs["compressed"], parent = output_path(comp_dir, cm, "selected"), comp_dir
     return inputs, parent
 
@@ -77,9 +94,10 @@ def run_export_stage(run_dir: str | Path, cfg, overwrite: bool = False, compress
     """
     run_dir = Path(run_dir)
     inputs, parent = stage_inputs(run_dir, compressed)
-    out = prepare_stage_dir(run_dir, "export", overwrite=overwrite)
     models = {k: v for k, v in inputs.items() if k in ("baseline", "compressed")}
-    return export_models(models, inputs["test"], inputs["calib"], out, cfg, parent, overwrite=True)
+    with stage_transaction(run_dir / "export", overwrite=overwrite) as out:  # built in RUN/.export.partial
+        export_models(models, inputs["test"], inputs["calib"], out, cfg, parent, overwrite=True)
+    return run_dir / "export"
 
 
 def export_models(models: dict[str, Path], test_npz: Path, calib_npz: Path, out: Path, cfg,
@@ -88,14 +106,19 @@ def export_models(models: dict[str, Path], test_npz: Path, calib_npz: Path, out:
     into ``out/deepsleepnet/``, then write ``formats.md``, a model card per model and the manifest."""
     ecfg = export_section(cfg)
     test_x, test_y = load_sequences(test_npz)
-    groups = load_subjects(test_npz)
+    subjects = load_subjects(test_npz)
     cx, cy = load_sequences(calib_npz)
-    calib_x = calibration_sample(cx, cy, ecfg.calib_sequences, seed=ecfg.calib_seed)
-    log.info("calibration: %d of %d training sequences (class-stratified)", len(calib_x), len(cx))
+    calib_x, clip_uv = clip_range(calibration_sample(cx, cy, ecfg.calib_sequences, seed=ecfg.calib_seed),
+                                  ecfg.calib_clip_percentile)
+    log.info("calibration: %d of %d training sequences (class-stratified), input range clipped at %s", len(calib_x), len(cx),
+             f"+-{clip_uv:.0f} uV (percentile {ecfg.calib_clip_percentile:g} of |x|)" if clip_uv else "no bound (min/max)")
     rows: list[dict[str, Any]] = []
     for name, ckpt in models.items():
-        rows += export_checkpoint(ckpt, out, calib_x, test_x, test_y, cfg, name, overwrite=overwrite, test_groups=groups)
-    rows += export_reference(out, calib_x, test_x, test_y, cfg, overwrite=overwrite)
+        rows += export_checkpoint(ckpt, out, calib_x, test_x, test_y, cfg, name, overwrite=overwrite, test_subjects=subjects)
+    rows += export_reference(out, calib_x, test_x, test_y, cfg, overwrite=overwrite)  # untrained: no subject scores
+    for r in rows:
+        if r["precision"] in ("int8", "int16x8"):
+            r["calib_clip_uv"] = clip_uv
     dataset = dataset_of(parent) if parent is not None else {}
     title = f"Export formats: {dataset_title(dataset)}" if dataset_title(dataset) else "Export formats"
     md = atomic_write_text(out / "formats.md", formats_markdown(rows, title), overwrite=True)
@@ -106,7 +129,7 @@ def export_models(models: dict[str, Path], test_npz: Path, calib_npz: Path, out:
         outputs.update(write_cards(rows, out, parent))
     write_manifest(out, "export", outputs=outputs, inputs={**models, "test": test_npz, "calib": calib_npz},
                    parent=parent, config=cfg.to_dict() if hasattr(cfg, "to_dict") else {}, dataset=dataset,
-                   metrics={"rows": rows, "calib_sequences_used": len(calib_x)})
+                   metrics={"rows": rows, "calib_sequences_used": len(calib_x), "calib_clip_uv": clip_uv})
     return out
 
 
@@ -138,34 +161,21 @@ def write_cards(rows: list[dict[str, Any]], out: Path, parent: Path | None) -> d
             for m in dict.fromkeys(r["model"] for r in rows)}
 
 
-def load_subjects(path: str | Path) -> np.ndarray | None:
-    """Subject of each sequence of a ``test.npz`` from its ``record`` array (Sleep-EDF ``SC4ssN..``, synthetic
-    ``SYNsssnn``; another name counts as its own subject), or None when the file has no records."""
-    import re
-
-    with np.load(path) as z:
-        if "record" not in z.files:
-            return None
-        records = [str(r) for r in z["record"]]
-    pats = (re.compile(r"^SC4(\d\d)\d"), re.compile(r"^SYN(\d{3})\d\d"))
-    return np.asarray([next((m.group(1) for p in pats if (m := p.match(r))), r) for r in records])
-
-
 def export_single(checkpoint: str | Path, data_dir: str | Path, out_dir: str | Path, cfg,
                   model_name: str = "model", overwrite: bool = False) -> Path:
     """Export one checkpoint with the test/calibration sequences of a train folder (``data_dir``).
 
     ``data_dir`` with a manifest is verified and becomes the parent; without one, its ``test.npz``
-    and ``calib.npz`` are read as they are.
+    and ``calib.npz`` are read as they are. ``out_dir`` must be new, empty or a finished export
+    (replaced only with ``overwrite``, and only once the new export is complete).
     """
     data_dir, out = Path(data_dir), Path(out_dir)
-    if (out / MANIFEST_NAME).is_file() and not overwrite:
-        raise StageExistsError(f"{out}: export already finished (pass --overwrite to redo it)")
     parent = data_dir if (data_dir / MANIFEST_NAME).is_file() else None
     if parent is not None:
         m = read_manifest(data_dir)
         test, calib = output_path(data_dir, m, "test"), output_path(data_dir, m, "calib")
     else:
         test, calib = data_dir / "test.npz", data_dir / "calib.npz"
-    out.mkdir(parents=True, exist_ok=True)
-    return export_models({model_name: Path(checkpoint)}, test, calib, out, cfg, parent, overwrite=overwrite)
+    with stage_transaction(out, overwrite=overwrite) as tmp:  # built beside ``out``, swapped in when complete
+        export_models({model_name: Path(checkpoint)}, test, calib, tmp, cfg, parent, overwrite=True)
+    return out

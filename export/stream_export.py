@@ -24,6 +24,7 @@ from sleepedge.runfolder import atomic_copy
 from .boards import boards_that_fit
 from .carray import write_c_array
 from .formats import ExportFormat
+from .int8_convert import int8_job
 from .keras_convert import run_keras
 from .oplist import check_ops, list_ops
 from .onnx_export import export_onnx
@@ -96,9 +97,14 @@ def _convert(model, fmt, row, onnx, calib, seq_len, model_dir, work, ecfg, overw
     def convert(part: str) -> Onnx2TfJob:
         cal = calib.get(part) if fmt.is_int8 else None
         wdir = work / f"{fmt.name}_{part}"
-        if fmt.converter == "onnx2tf":
-            return run_onnx2tf(onnx[part], wdir, cal, ecfg.timeout_s, name=f"onnx2tf_{part}")
-        return run_keras(model, part, seq_len, wdir, cal, [fmt.onnx2tf_output], ecfg.timeout_s, name=f"keras_{part}")
+        if fmt.converter == "onnx2tf":  # fp32 SavedModel, then quantised until fully integer (int8_convert), as the window rows
+            base = run_onnx2tf(onnx[part], wdir, None, ecfg.timeout_s, name=f"onnx2tf_{part}")
+            if cal is None:
+                return base
+            return int8_job(base, wdir / "out", wdir / "int8_convert", cal, [fmt.onnx2tf_output], ecfg.int8_attempts,
+                            ecfg.timeout_s, name=f"int8_convert_{part}")
+        return run_keras(model, part, seq_len, wdir, cal, [fmt.onnx2tf_output], ecfg.timeout_s, name=f"keras_{part}",
+                         attempts=ecfg.int8_attempts)
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=len(PARTS)) as pool:
@@ -106,6 +112,9 @@ def _convert(model, fmt, row, onnx, calib, seq_len, model_dir, work, ecfg, overw
     row["convert_s"] = round(time.perf_counter() - t0, 3)  # wall time of the two side-by-side conversions
     row["convert_s_parts"] = {p: round(j.seconds, 3) for p, j in jobs.items()}  # each one's own wall time
     row["convert_job"] = ", ".join(j.name for j in jobs.values())
+    attempts = {p: j.attempts[fmt.onnx2tf_output] for p, j in jobs.items() if fmt.onnx2tf_output in (j.attempts or {})}
+    if attempts:  # conversions each part needed to come out fully integer
+        row["quantize_attempts"], row["quantize_attempts_parts"] = max(attempts.values()), attempts
     bad = [f"{p}: {j.reason or 'no ' + fmt.onnx2tf_output + ' file'}" for p, j in jobs.items()
            if not j.ok or fmt.onnx2tf_output not in j.files]
     if bad:
@@ -136,8 +145,7 @@ def _check_pair(row: dict, fmt: ExportFormat, files: dict[str, Path], root: Path
         logits = np.concatenate([pair.run(np.ascontiguousarray(w[None], dtype=np.float32)) for w in test[0]])
     except Exception as exc:  # a pair its runtime cannot run is a failed row, not a dead export
         return fail(row, f"{fmt.runtime} could not run the streaming pair: {type(exc).__name__}: {exc}")
-    groups = test[2] if len(test) > 2 else None
-    return finish_row(row, logits, test[1], ref, tol, groups)
+    return finish_row(row, logits, test[1], ref, tol, test[2])
 
 
 def _tflite_checks(row: dict, fmt: ExportFormat, files: dict[str, Path]) -> None:

@@ -66,7 +66,17 @@ def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
-def run_child(cmd: list[str], cwd: str | Path, timeout_s: float, what: str) -> ChildResult:
+# The int8 conversion is deterministic only on one thread. With TensorFlow's default thread pools, six
+# conversions of one ONNX file with the same calibration array gave four different int8 files: in most
+# of them the MLIR quantiser left one of the unrolled BiLSTM's SPLIT operators in float, wrapped in
+# QUANTIZE/DEQUANTIZE (a larger arena, worse int8 accuracy); PYTHONHASHSEED alone did not change that.
+# With the pools at one thread, repeated conversions were byte-identical and fully int8.
+SINGLE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1",
+                 "PYTHONHASHSEED": "0"}
+
+
+def run_child(cmd: list[str], cwd: str | Path, timeout_s: float, what: str,
+              extra_env: dict[str, str] | None = None) -> ChildResult:
     """Run ``cmd`` in ``cwd`` with :func:`child_env`; never raises for a crash, a failure or a timeout.
 
     Parameters
@@ -79,6 +89,8 @@ def run_child(cmd: list[str], cwd: str | Path, timeout_s: float, what: str) -> C
         Wall-clock limit; the child is killed after it.
     what : str
         Short name used in the failure reason (e.g. ``"onnx2tf"``).
+    extra_env : dict, optional
+        Variables set on top of :func:`child_env` (e.g. :data:`SINGLE_THREAD`).
 
     Returns
     -------
@@ -87,7 +99,7 @@ def run_child(cmd: list[str], cwd: str | Path, timeout_s: float, what: str) -> C
     """
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, cwd=cwd, env=child_env(), capture_output=True, text=True,
+        proc = subprocess.run(cmd, cwd=cwd, env={**child_env(), **(extra_env or {})}, capture_output=True, text=True,
                               timeout=timeout_s, errors="replace")
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")

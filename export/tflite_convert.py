@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .onnx_export import INPUT_NAME
-from .subprocess_run import ChildResult, run_child
+from .subprocess_run import SINGLE_THREAD, ChildResult, run_child
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,11 @@ STEM = "model"
 
 @dataclass
 class Onnx2TfJob:
-    """One onnx2tf run and the .tflite files it left, keyed by onnx2tf's suffix (``float32`` ...)."""
+    """One conversion run and the .tflite files it left, keyed by onnx2tf's suffix (``float32`` ...).
+
+    ``attempts`` / ``float_left`` (integer files only): conversions used per file, and float operators a
+    file still held after the last attempt (empty when every file came out fully integer).
+    """
 
     name: str
     ok: bool
@@ -38,6 +42,8 @@ class Onnx2TfJob:
     seconds: float
     files: dict[str, Path] = field(default_factory=dict)
     log_tail: str = ""
+    attempts: dict[str, int] = field(default_factory=dict)
+    float_left: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def onnx2tf_command(onnx_file: Path, out_dir: Path, calib_file: Path | None) -> list[str]:
@@ -94,7 +100,7 @@ def run_onnx2tf(onnx_path: str | Path, work_dir: str | Path, calib_x: np.ndarray
     out = work / "out"
     name = name or ("onnx2tf_int8" if calib_file else "onnx2tf_fp32")
     log.info("%s: converting %s", name, onnx_path)
-    res: ChildResult = run_child(onnx2tf_command(onnx_copy, out, calib_file), work, timeout_s, "onnx2tf")
+    res: ChildResult = run_child(onnx2tf_command(onnx_copy, out, calib_file), work, timeout_s, "onnx2tf", SINGLE_THREAD)
     (work / "onnx2tf.log").write_text(res.stdout + "\n" + res.stderr, encoding="utf-8")
     files = {p.name[len(STEM) + 1:-len(".tflite")]: p for p in sorted(out.glob(f"{STEM}_*.tflite"))}
     reason = res.reason

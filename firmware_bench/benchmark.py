@@ -15,9 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from sleepedge.config import ConfigError
+from sleepedge.locking import run_lock
 from sleepedge.runfolder import (
-    atomic_write_bytes, atomic_write_json, atomic_write_text, dataset_of, dataset_title, prepare_stage_dir, write_manifest,
+    atomic_write_bytes, atomic_write_json, atomic_write_text, dataset_of, dataset_title, write_manifest,
 )
+from sleepedge.stages import stage_transaction
 
 from .bundle import unpack_bundle
 from .device import bench_device
@@ -44,24 +47,34 @@ def run_bench(run_dir: str | Path, settings: BenchSettings, overwrite: bool = Fa
         Replace a finished ``RUN/bench``.
     """
     run_dir = Path(run_dir)
-    export_dir, manifest = read_export(run_dir)
-    test_path = locate_test_sample(run_dir)
-    x, y = load_test_sample(test_path, settings.test_sequences)
-    from_bundle = (run_dir / BUNDLE_MANIFEST).is_file() and not (run_dir / "train").is_dir()
-    if from_bundle and "torch" in settings.runtimes:
-        log.info("bundle run: no PyTorch checkpoints in a bundle, so no torch reference rows")
-    targets = build_targets(run_dir, export_dir, manifest, settings, with_torch=not from_bundle)
-    bench_dir = prepare_stage_dir(run_dir, "bench", overwrite=overwrite)
-    device = bench_device()
-    with tempfile.TemporaryDirectory(prefix="sleepedge-bench-") as tmp:
-        window, test_x = Path(tmp) / "window.npy", Path(tmp) / "test_x.npy"
-        np.save(window, x[:1])
-        np.save(test_x, x)
-        measurements = measure_all(targets, settings, window, test_x, Path(tmp))
-    rows = build_rows(measurements, y, settings, device)
-    logits = {r["key"]: m.logits for r, m in zip(rows, measurements) if m.logits is not None}
-    write_outputs(bench_dir, rows, logits, settings, run_dir.name, export_dir, test_path)
+    with run_lock(run_dir):
+        export_dir, manifest = read_export(run_dir)
+        test_path = locate_test_sample(run_dir)
+        x, y = load_test_sample(test_path, settings.test_sequences)
+        from_bundle = (run_dir / BUNDLE_MANIFEST).is_file() and not (run_dir / "train").is_dir()
+        if from_bundle and "torch" in settings.runtimes:
+            log.info("bundle run: no PyTorch checkpoints in a bundle, so no torch reference rows")
+        targets = build_targets(run_dir, export_dir, manifest, settings, with_torch=not from_bundle)
+        check_reference(targets, settings.reference)
+        # A transaction (sleepedge.stages): measured into RUN/.bench.partial, swapped in when complete.
+        with stage_transaction(run_dir / "bench", overwrite=overwrite) as bench_dir:
+            device = bench_device()
+            with tempfile.TemporaryDirectory(prefix="sleepedge-bench-") as tmp:
+                window, test_x = Path(tmp) / "window.npy", Path(tmp) / "test_x.npy"
+                np.save(window, x[:1])
+                np.save(test_x, x)
+                measurements = measure_all(targets, settings, window, test_x, Path(tmp))
+            rows = build_rows(measurements, y, settings, device)
+            logits = {r["key"]: m.logits for r, m in zip(rows, measurements) if m.logits is not None}
+            write_outputs(bench_dir, rows, logits, settings, run_dir.name, export_dir, test_path)
     return rows
+
+
+def check_reference(targets: list, spec: str) -> None:
+    """Refuse a ``bench.reference`` that names none of the rows about to be measured (every ratio would be empty)."""
+    keys = [t.key for t in targets]
+    if not any(k == spec or k.startswith(spec + "/") for k in keys):
+        raise ConfigError(f"bench.reference = {spec!r}: names no row of this bench (rows: {', '.join(keys) or 'none'})")
 
 
 def write_outputs(bench_dir: Path, rows: list[dict[str, Any]], logits: dict[str, np.ndarray], settings: BenchSettings,
@@ -97,8 +110,9 @@ def prediction_key(row_key: str) -> str:
 def bench_from_bundle(bundle: str | Path, out_dir: str | Path, settings: BenchSettings,
                       overwrite: bool = False) -> list[dict[str, Any]]:
     """Unpack a bundle into ``out_dir`` and bench it there (``out_dir/bench/results.json``)."""
-    run_dir = unpack_bundle(bundle, out_dir)
-    return run_bench(run_dir, settings, overwrite=overwrite)
+    with run_lock(out_dir):
+        run_dir = unpack_bundle(bundle, out_dir)
+        return run_bench(run_dir, settings, overwrite=overwrite)
 
 
 def read_results(path: str | Path) -> list[dict[str, Any]]:

@@ -11,16 +11,20 @@ import io
 import json
 import tarfile
 import tempfile
+import zlib
 from pathlib import Path, PurePosixPath
 import numpy as np
 
 from sleepedge.envinfo import environment_info
 from sleepedge.errors import DataError
 from sleepedge.runfolder import atomic_copy, atomic_write_bytes, file_entry, sha256_file
+from sleepedge.stages import reading_run
 
 from .targets import BUNDLE_MANIFEST, load_test_sample, locate_test_sample, read_export
 
 SCHEMA = "sleepedge.bench-bundle/1"
+# What a bench run itself puts into the --out folder (results, its build folder, the run lock).
+OWN_ENTRIES = {"bench", ".bench.partial", ".bench.old", ".sleepedge.lock"}
 TEST_NAME = "test.npz"
 
 
@@ -29,6 +33,11 @@ def make_bundle(run_dir: str | Path, out_tar: str | Path, test_sequences: int = 
     run_dir, out_tar = Path(run_dir), Path(out_tar)
     if out_tar.exists() and not overwrite:
         raise FileExistsError(f"{out_tar}: exists; refusing to overwrite (pass --overwrite to replace it)")
+    with reading_run(run_dir):  # no command may replace the export while it is packed
+        return _pack(run_dir, out_tar, test_sequences, overwrite)
+
+
+def _pack(run_dir: Path, out_tar: Path, test_sequences: int, overwrite: bool) -> Path:
     export_dir, manifest = read_export(run_dir)
     test_src = locate_test_sample(run_dir)
     with tempfile.TemporaryDirectory(prefix="sleepedge-bundle-") as tmp:
@@ -67,6 +76,7 @@ def unpack_bundle(tar_path: str | Path, out_dir: str | Path) -> Path:
     """Extract a bundle into ``out_dir`` (regular files only, no paths outside it); returns ``out_dir``.
 
     Extracting again into a folder holding the same bundle is a no-op; a folder holding other files is refused.
+    ``bundle.json`` is written last, so a folder without it holds at most an interrupted unpack (redone).
     Member paths are checked by hand because ``tarfile``'s ``filter="data"`` is missing from the Python 3.11.2
     of Debian bookworm / Raspberry Pi OS.
     """
@@ -75,34 +85,50 @@ def unpack_bundle(tar_path: str | Path, out_dir: str | Path) -> Path:
         raise FileNotFoundError(f"{tar_path}: bundle not found")
     try:
         tar = tarfile.open(tar_path, "r")
-    except tarfile.TarError as exc:
-        raise DataError(f"{tar_path}: not a tar file ({exc})") from exc
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise DataError(f"{tar_path}: not a tar file ({exc})") from None
     with tar:
         members = _checked_members(tar, tar_path)
-        raw = tar.extractfile(members[BUNDLE_MANIFEST]).read()
-        info = json.loads(raw)
-        if info.get("schema") != SCHEMA:
-            raise DataError(f"{tar_path}: unknown bundle schema {info.get('schema')!r} (expected {SCHEMA})")
+        try:
+            raw = tar.extractfile(members[BUNDLE_MANIFEST]).read()
+            info = json.loads(raw)
+        except (OSError, ValueError, tarfile.TarError) as exc:
+            raise DataError(f"{tar_path}: {BUNDLE_MANIFEST} is not readable JSON ({exc})") from None
+        if not isinstance(info, dict) or info.get("schema") != SCHEMA:
+            schema = info.get("schema") if isinstance(info, dict) else None
+            raise DataError(f"{tar_path}: unknown bundle schema {schema!r} (expected {SCHEMA})")
         existing = out_dir / BUNDLE_MANIFEST
         if existing.is_file() and existing.read_bytes() == raw:
             return out_dir  # already unpacked here (the bench re-verifies every checksum)
-        if out_dir.exists() and any(p.name != "bench" for p in out_dir.iterdir()):
+        # Without bundle.json (written last), bundle files there are an interrupted unpack: replaced.
+        mine = OWN_ENTRIES | ({"export", TEST_NAME} if not existing.exists() else set())
+        if out_dir.exists() and any(p.name not in mine for p in out_dir.iterdir()):
             raise FileExistsError(f"{out_dir}: not empty and holds no copy of this bundle; choose an empty --out folder")
-        for name, m in members.items():
-            atomic_write_bytes(out_dir / name, tar.extractfile(m).read())
+        try:
+            for name, m in sorted(members.items(), key=lambda nm: nm[0] == BUNDLE_MANIFEST):
+                atomic_write_bytes(out_dir / name, tar.extractfile(m).read(), overwrite=True)
+        except (tarfile.TarError, EOFError, zlib.error) as exc:
+            raise DataError(f"{tar_path}: damaged bundle ({exc})") from None
     return out_dir
 
 
 def _checked_members(tar: tarfile.TarFile, tar_path: Path) -> dict[str, tarfile.TarInfo]:
+    """Regular-file members of a bundle: bundle.json, test.npz and files under export/ (nothing else)."""
+    try:
+        all_members = tar.getmembers()
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise DataError(f"{tar_path}: damaged tar file ({exc})") from None
+    names = {PurePosixPath(m.name).as_posix() for m in all_members}
+    for need in (BUNDLE_MANIFEST, "export/manifest.json"):
+        if need not in names:
+            raise DataError(f"{tar_path}: not a sleepedge bench bundle (no {need})")
     members: dict[str, tarfile.TarInfo] = {}
-    for m in tar.getmembers():
+    for m in all_members:
         p = PurePosixPath(m.name)
         if m.isdir():
             continue
-        if not m.isfile() or p.is_absolute() or ".." in p.parts:
+        allowed = p.as_posix() in (BUNDLE_MANIFEST, TEST_NAME) or (len(p.parts) > 1 and p.parts[0] == "export")
+        if not m.isfile() or p.is_absolute() or ".." in p.parts or not allowed:
             raise DataError(f"{tar_path}: unsafe or unexpected member {m.name!r}")
         members[p.as_posix()] = m
-    for need in (BUNDLE_MANIFEST, "export/manifest.json"):
-        if need not in members:
-            raise DataError(f"{tar_path}: not a sleepedge bench bundle (no {need})")
     return members

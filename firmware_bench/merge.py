@@ -24,14 +24,16 @@ def load_results(path: str | Path) -> list[dict[str, Any]]:
         raise FileNotFoundError(f"{path}: results file not found")
     try:
         rows = json.loads(path.read_text("utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc})") from exc
+    except (ValueError, OSError) as exc:  # JSONDecodeError and UnicodeDecodeError (a binary file) are ValueErrors
+        raise DataError(f"{path}: not a JSON results file ({exc})") from None
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise DataError(f"{path}: expected a list of bench rows")
     for i, r in enumerate(rows):
         missing = [k for k in REQUIRED if k not in r]
         if missing:
             raise DataError(f"{path}: row {i} lacks {missing}")
+        if not isinstance(r["device"], dict) or not all(isinstance(r[k], str) for k in REQUIRED if k != "device"):
+            raise DataError(f"{path}: row {i}: device must be an object and {', '.join(REQUIRED[:-1])} text")
     return rows
 
 

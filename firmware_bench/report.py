@@ -114,8 +114,8 @@ def goal_lines(rows: list[dict[str, Any]]) -> list[str]:
     for r in cands:
         checks = [("speedup", r.get("speedup_vs_ref"), GOAL["speedup"]), ("size", r.get("size_ratio_vs_ref"), GOAL["size"]),
                   ("memory", r.get("memory_ratio_vs_ref"), 1.0)]
-        parts = [f"{n} {fmt(v)}x {'met' if v is not None and v >= g and (n != 'memory' or v > 1) else 'MISSED'}"
-                 for n, v, g in checks]
+        parts = [f"{n} not measured (no usable reference row)" if v is None else
+                 f"{n} {fmt(v)}x {'met' if v >= g and (n != 'memory' or v > 1) else 'MISSED'}" for n, v, g in checks]
         out.append(f"- `{r['key']}`: " + "; ".join(parts))
     return out + [""]
 

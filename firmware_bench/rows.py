@@ -163,7 +163,7 @@ def add_ratio_fields(rows: list[dict[str, Any]], spec: str, suffix: str) -> None
     ref = find_reference(rows, spec) if spec else None
     usable = ref is not None and ref["status"] == "ok"
     if spec and not usable:
-        log.info("%s row %r %s: no ratios against it", suffix, spec, "not measured" if ref else "not in this bench")
+        log.warning("%s row %r %s: no ratios against it", suffix, spec, "not measured" if ref else "not in this bench")
     for r in rows:
         r[suffix] = spec if usable else None
         r.update(dict.fromkeys(_ratio_keys(suffix)))

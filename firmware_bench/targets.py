@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from sleepedge.errors import DataError
-from sleepedge.runfolder import ManifestError, output_path, read_manifest, verified_file
+from sleepedge.runfolder import ManifestError, is_confined, output_path, read_manifest, verified_file
+from sleepedge.stages import require_fresh
 
 from .runtimes import ONNXRUNTIME, TFLITE_RUNTIMES, TORCH, is_installed, resolve_tflite
 from .settings import BenchSettings
@@ -71,12 +72,16 @@ class Target:
 
 
 def read_export(run_dir: Path) -> tuple[Path, dict[str, Any]]:
-    """The export folder and its verified manifest (checksums of every output checked)."""
+    """The export folder and its verified manifest (checksums of every output checked; refused when stale)."""
     export_dir = Path(run_dir) / "export"
     manifest = read_manifest(export_dir, verify=True)
-    rows = manifest.get("metrics", {}).get("rows")
-    if not isinstance(rows, list) or not rows:
-        raise ManifestError(f"{export_dir / 'manifest.json'}: metrics.rows is missing or empty")
+    if manifest.get("stage") != "export":
+        raise ManifestError(f"{export_dir / 'manifest.json'}: stage is {manifest.get('stage')!r}, not 'export'")
+    require_fresh(export_dir)
+    metrics = manifest.get("metrics")
+    rows = metrics.get("rows") if isinstance(metrics, dict) else None
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise ManifestError(f"{export_dir / 'manifest.json'}: metrics.rows is missing, empty or not a list of rows")
     return export_dir, manifest
 
 
@@ -89,10 +94,23 @@ def locate_test_sample(run_dir: Path) -> Path:
         output_path(base, manifest, "test")  # a clear ManifestError when the output is not listed
         entry = manifest["outputs"]["test"]
     elif (run_dir / BUNDLE_MANIFEST).is_file():
-        base, entry = run_dir, json.loads((run_dir / BUNDLE_MANIFEST).read_text("utf-8"))["test"]
+        base, entry = run_dir, _bundle_test_entry(run_dir / BUNDLE_MANIFEST)
     else:
         raise ManifestError(f"{run_dir}: neither train/manifest.json nor {BUNDLE_MANIFEST}: where is the test sample?")
     return verified_file(base, entry, "test sample")
+
+
+def _bundle_test_entry(path: Path) -> dict[str, Any]:
+    """The ``test`` entry of a bundle.json; it must name a file inside the unpacked bundle."""
+    try:
+        entry = json.loads(path.read_text("utf-8")).get("test")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ManifestError(f"{path}: not a readable bundle manifest ({exc})") from None
+    if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+        raise ManifestError(f"{path}: no 'test' file entry")
+    if not is_confined(entry["path"], path.parent):
+        raise ManifestError(f"{path}: the test sample {entry['path']!r} lies outside the unpacked bundle")
+    return entry
 
 
 def load_test_sample(path: Path, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from sleepedge.errors import DataError
 from sleepedge.runfolder import atomic_write_bytes
 
 from .arch import DeepSleepNetArch
@@ -37,18 +38,34 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[DeepSleepNet, dict[str, Any]]:
-    """Rebuild the model from a checkpoint; returns ``(model_in_eval_mode, payload)``."""
+    """Rebuild the model from a checkpoint; returns ``(model_in_eval_mode, payload)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    DataError
+        Not a torch file, not a sleepedge payload, or weights that do not fit the recorded architecture.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint not found")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt files
-        raise ValueError(f"{path}: not a readable sleepedge checkpoint ({exc})") from exc
+        first = str(exc).strip().split("\n")[0].split(". ")[0][:200]
+        raise DataError(f"{path}: not a readable sleepedge checkpoint ({type(exc).__name__}: {first})") from None
+    if not isinstance(payload, dict):
+        raise DataError(f"{path}: not a sleepedge checkpoint (holds a {type(payload).__name__}, not a dict)")
     missing = {"state_dict", "arch"} - set(payload)
     if missing:
-        raise ValueError(f"{path}: checkpoint lacks {sorted(missing)}")
-    model = DeepSleepNet(DeepSleepNetArch.from_dict(payload["arch"]))
-    model.load_state_dict(payload["state_dict"], strict=True)
+        raise DataError(f"{path}: not a sleepedge checkpoint (lacks {sorted(missing)})")
+    try:
+        model = DeepSleepNet(DeepSleepNetArch.from_dict(payload["arch"]))
+        model.load_state_dict(payload["state_dict"], strict=True)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        first = " ".join(str(exc).split())[:300]
+        raise DataError(f"{path}: its weights do not fit its recorded architecture "
+                        f"({type(exc).__name__}: {first})") from None
     model.eval()
     return model, payload

@@ -95,6 +95,20 @@ class DeepSleepNet(nn.Module):
         self.out_drop = nn.Dropout(arch.dropout)
         self.head = nn.Linear(arch.shortcut_out, arch.n_classes)
 
+    def set_dropout(self, p: float) -> None:
+        """Dropout rate ``p`` in every dropout layer and between the BiLSTM layers.
+
+        A training setting, not an architecture change: ``self.arch`` (and so every exported file, which
+        never applies dropout) stays as it is.
+        """
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {p}")
+        for m in self.modules():
+            if isinstance(m, nn.Dropout):
+                m.p = p
+        if self.lstm.num_layers > 1:
+            self.lstm.dropout = p
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """CNN features of every epoch: ``(batch, seq, 1, samples)`` -> ``(batch, seq, cnn_features)``."""
         b, t = x.shape[0], x.shape[1]

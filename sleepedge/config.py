@@ -1,12 +1,14 @@
 """Configuration: defaults in dataclasses, presets as TOML files, type-checked ``section.key=value`` overrides.
 
-Unknown sections and keys are rejected with the offending name. The resolved config is written
-into every stage manifest.
+Unknown sections and keys are rejected with the offending name, and every key has a range
+(``sleepedge.config_rules.RULES``) checked whenever it is set and once more on the resolved config.
+The resolved config is written into every stage manifest.
 """
 from __future__ import annotations
 
 import dataclasses
 import tomllib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +37,7 @@ class DataConfig:
     n_folds: int = 20
     split_seed: int = 0
     synthetic_subjects: int = 10  # synthetic only: subjects (two nights each)
-    synthetic_hours: float = 2.0  # synthetic only: hours of sleep per night (trimmed wake excluded)
+    synthetic_hours: float = 2.0  # synthetic only: hours of sleep period per night (wake margins excluded); 0 = drawn from real nights
     synthetic_seed: int = 0  # synthetic only: generator seed (nights are a function of seed, subject, night)
     resample: bool = False  # resample a channel recorded at another rate to sfreq (otherwise refuse it)
 
@@ -58,10 +60,25 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # torch CPU threads; 0 = torch default
     max_minutes: float = 0.0  # stop training after this wall time (0 = no limit)
+    dropout: float | None = None  # dropout rate while training the baseline ("auto" = the architecture's 0.5)
+    schedule: str = "constant"  # learning rate of baseline training: constant, or cosine (linear warm-up, then cosine decay)
+    warmup: float = 0.0  # share of the optimiser steps spent warming up (cosine only)
 
 
 @dataclass
 class CompressConfig:
+    # The method: a named recipe (compress/recipes.py: "sleepedge" = the toolkit's default, "paper" = the seed
+    # paper's plain method); each ingredient below set to "auto" takes the recipe's value, anything else overrides it.
+    recipe: str = "sleepedge"
+    importance: str = "auto"  # stage-1 channel importance: l1, bn_l1, taylor
+    distill_alpha: float | None = None  # weight of the teacher's soft targets in every fine-tune (0 = labels only)
+    distill_temperature: float | None = None  # softening temperature of the soft targets
+    schedule: str = "auto"  # learning rate within a fine-tune: constant, cosine (warm-up then cosine decay)
+    finetune_patience: int | None = None  # early stop a fine-tune after this many epochs without a better val macro-F1 (0 = never)
+    epochs_per_removed: float | None = None  # fine-tune epochs per 100 % of the parent's MACs or parameters (the larger share) a step removes (0 = the fixed per-stage epochs)
+    finetune_dropout: float | None = None  # dropout rate while fine-tuning the smaller model (-1 = the architecture's own 0.5)
+    compare_recipes: list[str] = field(default_factory=lambda: ["paper"])  # also run these along the selected model's path, side by side
+    taylor_batches: int = 16  # training batches for the taylor importance
     stage1_step: float = 0.05
     stage1_max: float = 0.80
     stage1_finetune_epochs: int = 2
@@ -70,9 +87,9 @@ class CompressConfig:
     hidden_floor: int = 128
     hidden_extra: list[int] = field(default_factory=list)  # sizes below the floor to try as well, e.g. [64, 32]
     stage2_finetune_epochs: int = 3
-    margin_points: float = 2.0  # selection: smallest model within this many accuracy points of the baseline
+    margin_points: float = 1.0  # selection: smallest model non-inferior at this margin (the paired validation CI's lower end of the accuracy AND macro-F1 deltas >= -margin)
     min_accuracy: float = 0.0  # selection: or at least this accuracy (0 = unused)
-    finetune_lr: float = 1e-4  # AdamW learning rate of every fine-tune (the paper's 1e-4, whatever train.lr is)
+    finetune_lr: float = 1e-4  # AdamW peak learning rate of the sleepedge recipe's fine-tunes (the paper recipe always uses 1e-4)
     keep_pruned_if_better: bool = True  # a step keeps its un-fine-tuned weights when they beat fine-tuning on val macro-F1
 
 
@@ -88,6 +105,8 @@ class ExportConfig:
     timeout_s: int = 1800
     tflite_parity_tol: float = 1e-3  # max |logit diff| TFLite fp32 vs PyTorch (int8 rows: reported, no limit)
     calib_seed: int = 0  # tie-break seed of the class-stratified calibration sample
+    int8_attempts: int = 4  # quantise again while TensorFlow leaves a float operator inside an integer model (export/int8_convert.py)
+    calib_clip_percentile: float = 99.9  # clip calibration inputs at this percentile of |x| (sets the int8 input range); 100 = min/max
     tflm_max_arena: int = 67108864  # bytes of the TFLite Micro arena for the measuring run
     c_array: bool = True  # write model_data.cc / model_data.h for the int8-I/O TFLite model
     # The yardstick: paper-size DeepSleepNet with seeded random weights ("untrained reference"), exported beside the
@@ -141,8 +160,24 @@ class Config:
 SECTIONS = {f.name: f for f in dataclasses.fields(Config) if f.name != "name"}
 
 
+AUTO = "auto"  # the TOML / command-line spelling of an optional key left to its default (None)
+
+
+def _optional_inner(tp: Any) -> Any:
+    """``T`` for ``T | None``, else None."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(tp)) == 2:
+            return args[0]
+    return None
+
+
 def _coerce(value: Any, tp: Any, where: str) -> Any:
     """Check/convert one value against a dataclass field type; ``ConfigError`` names ``where``."""
+    inner = _optional_inner(tp)
+    if inner is not None:
+        return None if value is None or (isinstance(value, str) and value.strip().lower() in (AUTO, "")) \
+            else _coerce(value, inner, where)
     origin = typing.get_origin(tp)
     if origin is list:
         (item_tp,) = typing.get_args(tp)
@@ -181,14 +216,63 @@ def _apply_section(obj: Any, values: dict[str, Any], section: str) -> None:
     for key, value in values.items():
         if key not in names:
             raise ConfigError(f"unknown key {section}.{key} (known: {', '.join(sorted(names))})")
-        setattr(obj, key, _coerce(value, hints[key], f"{section}.{key}"))
+        value = _coerce(value, hints[key], f"{section}.{key}")
+        _check_rule(f"{section}.{key}", value)
+        setattr(obj, key, value)
+
+
+def _check_rule(key: str, value: Any) -> None:
+    """The key's range from ``config_rules.RULES`` (one table for every key)."""
+    from .config_rules import RuleError, check_key
+
+    try:
+        check_key(key, value)
+    except RuleError as exc:
+        raise ConfigError(f"{key} = {value!r}: {exc}") from None
+
+
+def validate_config(cfg: Config) -> Config:
+    """Check every key against its rule and the rules across keys; ``ConfigError`` names the key(s)."""
+    from .config_rules import cross_key_problems
+
+    _check_rule("name", cfg.name)
+    for section in SECTIONS:
+        for f in dataclasses.fields(getattr(cfg, section)):
+            _check_rule(f"{section}.{f.name}", getattr(getattr(cfg, section), f.name))
+    problems = cross_key_problems(cfg)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return cfg
+
+
+def validate_split(cfg: Config) -> Config:
+    """The subject-split rules (``config_rules.split_problems``), for commands that train."""
+    from .config_rules import split_problems
+
+    problems = split_problems(cfg)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return cfg
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    """Apply ``section.key=value`` overrides to ``cfg`` in place, then validate the result."""
+    for text in overrides:
+        section, key, value = parse_override(text)
+        apply_dict(cfg, {section: {key: value}}, source=f"override {text!r}")
+    return validate_config(cfg)
 
 
 def apply_dict(cfg: Config, values: dict[str, Any], source: str = "config") -> Config:
     """Apply a nested ``{section: {key: value}}`` dict to ``cfg`` in place."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{source}: expected a table of sections, got {type(values).__name__}")
     for section, body in values.items():
         if section == "name":
-            cfg.name = str(body)
+            if not isinstance(body, str):
+                raise ConfigError(f"{source}: name must be text, got {body!r}")
+            _check_rule("name", body)
+            cfg.name = body
             continue
         if section not in SECTIONS:
             raise ConfigError(f"{source}: unknown section [{section}] (known: {', '.join(sorted(SECTIONS))})")
@@ -204,6 +288,8 @@ def parse_override(text: str) -> tuple[str, str, str]:
         raise ConfigError(f"override {text!r}: expected section.key=value, e.g. train.epochs=3")
     lhs, value = text.split("=", 1)
     section, key = lhs.strip().split(".", 1)
+    if not section or not key:
+        raise ConfigError(f"override {text!r}: expected section.key=value, e.g. train.epochs=3")
     return section, key, value.strip()
 
 
@@ -222,17 +308,14 @@ def load_config(preset: str | Path | None = None, overrides: list[str] | None = 
                 raise ConfigError(f"unknown preset {preset!r} (known: {', '.join(preset_names())})")
         try:
             values = tomllib.loads(path.read_text("utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read preset ({exc})") from exc
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read preset ({exc})") from None
         apply_dict(cfg, values, source=str(path))
         if cfg.name == "default":
             cfg.name = path.stem
-    for text in overrides or []:
-        section, key, value = parse_override(text)
-        apply_dict(cfg, {section: {key: value}}, source=f"override {text!r}")
-    return cfg
+    return apply_overrides(cfg, list(overrides or []))
 
 
 def config_from_dict(d: dict[str, Any]) -> Config:
     """Rebuild a :class:`Config` from ``to_dict()`` output (e.g. read back from a manifest)."""
-    return apply_dict(Config(), d, source="manifest config")
+    return validate_config(apply_dict(Config(), d, source="manifest config"))

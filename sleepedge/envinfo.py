@@ -47,6 +47,17 @@ def git_commit() -> str | None:
     return r.stdout.strip() or None if r.returncode == 0 else None
 
 
+def git_dirty() -> bool | None:
+    """True when tracked files differ from the commit (figures from such a tree are not reproducible from it)."""
+    here = Path(__file__).resolve().parent
+    try:
+        r = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return bool(r.stdout.strip()) if r.returncode == 0 else None
+
+
 @functools.lru_cache(maxsize=1)
 def device_info() -> dict[str, object]:
     """What a benchmark figure was measured on."""
@@ -61,4 +72,4 @@ def device_info() -> dict[str, object]:
 
 
 def environment_info() -> dict[str, object]:
-    return {"packages": package_versions(), "device": device_info(), "git_commit": git_commit()}
+    return {"packages": package_versions(), "device": device_info(), "git_commit": git_commit(), "git_dirty": git_dirty()}

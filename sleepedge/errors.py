@@ -1,4 +1,7 @@
-"""Errors the CLI reports as one clear line with exit status 2 (bad input), never as a traceback."""
+"""Errors the CLI reports as one clear line with exit status 2 (bad input), never as a traceback.
+
+See :func:`sleepedge.cli.run_command` for the whole policy.
+"""
 from __future__ import annotations
 
 from .config import ConfigError
@@ -13,4 +16,6 @@ class BudgetError(ValueError):
     """A malformed budget file (unknown key, unit mistake, bad value)."""
 
 
-UserError = (ConfigError, ManifestError, StageExistsError, DataError, BudgetError, FileNotFoundError, FileExistsError)
+# OSError covers a missing file, a file in the way, a folder that is a file, a permission problem and
+# RunLockedError (another command holds the run folder): each names the path it concerns.
+UserError = (ConfigError, ManifestError, StageExistsError, DataError, BudgetError, OSError)

@@ -5,17 +5,22 @@ A pipeline run is one folder ``RUN/`` with one sub-folder per stage (``train``, 
 with sha256, the resolved config, metrics, seed, split, dataset, package versions and git commit.
 A stage reads its parent's manifest and refuses a checksum mismatch. The bench reads manifests on a
 board with only numpy, so this module must not import torch, TensorFlow or numpy.
+
+Stages are built and swapped in by :func:`sleepedge.stages.stage_transaction` (which also decides
+when a stage is stale); the atomic file writes live in :mod:`sleepedge.atomic` and are re-exported here.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
 import json
-import os
 import shutil
-import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+
+from .atomic import (  # noqa: F401  (re-exported: the run-folder API)
+    atomic_copy, atomic_write_bytes, atomic_write_json, atomic_write_text, current_umask,
+)
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA = "sleepedge.manifest/1"
@@ -38,70 +43,12 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def atomic_write_bytes(path: str | Path, data: bytes, overwrite: bool = False) -> Path:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``.
-
-    A reader never sees a half-written file, and an existing file is replaced only when
-    ``overwrite`` is true (otherwise ``FileExistsError`` names it).
-    """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: exists; refusing to overwrite (pass --overwrite to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | Path, text: str, overwrite: bool = False) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
-
-
-def atomic_write_json(path: str | Path, obj: Any, overwrite: bool = False) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n", overwrite)
-
-
-def atomic_copy(src: str | Path, dst: str | Path, overwrite: bool = False) -> Path:
-    """Copy a file atomically (temporary file + rename)."""
-    dst = Path(dst)
-    if dst.exists() and not overwrite:
-        raise FileExistsError(f"{dst}: exists; refusing to overwrite (pass --overwrite to replace it)")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dst
-
-
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "tolist"):  # numpy scalars and arrays, without importing numpy
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    if isinstance(o, (set, tuple)):
-        return list(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
 def prepare_stage_dir(run_dir: str | Path, stage: str, overwrite: bool = False) -> Path:
-    """Create ``RUN/stage`` for writing.
+    """Create ``RUN/stage`` for writing in place (test fixtures and scripts only).
 
-    A folder with a finished manifest raises :class:`StageExistsError` unless ``overwrite``
-    (then the old folder is removed). A folder without a manifest is an interrupted stage and is
-    kept, so the stage can resume from what it left.
+    NOT a transaction: with ``overwrite`` the finished stage is removed before anything new exists.
+    Stages use :func:`sleepedge.stages.stage_transaction`, which keeps the old stage until the new
+    one is complete. A finished manifest raises :class:`StageExistsError` unless ``overwrite``.
     """
     d = Path(run_dir) / stage
     if (d / MANIFEST_NAME).exists():
@@ -154,6 +101,9 @@ def write_manifest(
         "split": split,
         "env": environment_info(),
     }
+    outside = [k for k, e in manifest["outputs"].items() if not is_confined(e["path"], stage_dir)]
+    if outside:  # a stage writes its outputs inside its own folder; anything else is a bug or a bad name
+        raise ManifestError(f"{stage_dir}: output {outside[0]!r} lies outside the stage folder; not recorded")
     if parent is not None:
         pm = Path(parent) / MANIFEST_NAME
         manifest["parent"] = {"stage": Path(parent).name, "manifest": file_entry(pm, stage_dir)}
@@ -163,25 +113,74 @@ def write_manifest(
 
 
 def read_manifest(stage_dir: str | Path, verify: bool = True) -> dict[str, Any]:
-    """Read a stage manifest; with ``verify`` check every listed output's sha256 on disk."""
+    """Read a stage manifest; with ``verify`` check every listed output's sha256 on disk.
+
+    Raises
+    ------
+    ManifestError
+        No manifest, not a JSON object, an unknown schema, a malformed file entry, an output that lies
+        outside the stage folder, or (``verify``) an output missing or changed since the stage ran.
+    """
     stage_dir = Path(stage_dir)
     mp = stage_dir / MANIFEST_NAME
     if not mp.is_file():
         raise ManifestError(f"{mp}: no manifest (has this stage run to completion?)")
     try:
         manifest = json.loads(mp.read_text("utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ManifestError(f"{mp}: not valid JSON ({exc})") from exc
+    except (ValueError, OSError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ManifestError(f"{mp}: not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise ManifestError(f"{mp}: not a manifest (expected a JSON object, found {type(manifest).__name__})")
     if manifest.get("schema") != SCHEMA:
         raise ManifestError(f"{mp}: unknown schema {manifest.get('schema')!r} (expected {SCHEMA})")
+    _check_entries(mp, manifest)
     if verify:
-        for name, entry in manifest.get("outputs", {}).items():
+        for name, entry in manifest["outputs"].items():
             p = resolve_entry(stage_dir, entry)
             if not p.is_file():
                 raise ManifestError(f"{mp}: output {name!r} missing at {p}")
             if sha256_file(p) != entry["sha256"]:
                 raise ManifestError(f"{mp}: output {name!r} ({p}) does not match its sha256; it changed after the stage ran")
     return manifest
+
+
+def _is_entry(entry: Any) -> bool:
+    return (isinstance(entry, dict) and isinstance(entry.get("path"), str) and bool(entry["path"])
+            and isinstance(entry.get("sha256"), str) and len(entry["sha256"]) == 64)
+
+
+def _check_entries(mp: Path, manifest: dict[str, Any]) -> None:
+    """Every ``inputs``/``outputs`` entry is a file entry; every output lies inside the stage folder.
+
+    Outputs are written inside the stage folder and recorded relative to it, so an absolute or ``..``
+    path can only come from a tampered or foreign manifest (e.g. in a bundle from elsewhere): reading
+    it would let the manifest point sleepedge at any file on the machine.
+    """
+    for section in ("inputs", "outputs"):
+        entries = manifest.setdefault(section, {})
+        if not isinstance(entries, dict):
+            raise ManifestError(f"{mp}: {section} must be a JSON object of file entries")
+        for name, entry in entries.items():
+            if not _is_entry(entry):
+                raise ManifestError(f"{mp}: {section} entry {name!r} is not a file entry with path and sha256")
+            if section == "outputs" and not is_confined(entry["path"], mp.parent):
+                raise ManifestError(f"{mp}: output {name!r} points outside its stage folder ({entry['path']!r})")
+    parent = manifest.get("parent")
+    if parent is not None and not (isinstance(parent, dict) and _is_entry(parent.get("manifest"))):
+        raise ManifestError(f"{mp}: parent must be null or an object with a manifest file entry")
+
+
+def is_confined(rel: str, base: str | Path) -> bool:
+    """Whether ``rel`` is a relative path that stays inside ``base`` (no ``..``, no symlink leading out)."""
+    p = PurePosixPath(rel)
+    if p.is_absolute() or ".." in p.parts or "\\" in rel or rel.startswith("~"):
+        return False
+    base = Path(base)
+    try:
+        (base / p).resolve().relative_to(base.resolve())
+    except (ValueError, OSError):
+        return False
+    return True
 
 
 def resolve_entry(stage_dir: str | Path, entry: dict[str, Any]) -> Path:
@@ -194,12 +193,14 @@ def output_path(stage_dir: str | Path, manifest: dict[str, Any], name: str) -> P
     """Path of the named output of a stage; ``ManifestError`` if the manifest lacks it."""
     try:
         return resolve_entry(stage_dir, manifest["outputs"][name])
-    except KeyError:
+    except (KeyError, TypeError):
         raise ManifestError(f"{Path(stage_dir) / MANIFEST_NAME}: no output named {name!r}") from None
 
 
 def verified_file(stage_dir: str | Path, entry: dict[str, Any], what: str) -> Path:
     """Path of one manifest file entry, checked to exist and to match its recorded sha256."""
+    if not _is_entry(entry):
+        raise ManifestError(f"{stage_dir}: the entry of the {what} is not a file entry with path and sha256")
     path = resolve_entry(stage_dir, entry)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: {what} not found")
@@ -214,9 +215,11 @@ def dataset_of(stage_dir: str | Path) -> dict[str, Any]:
     Stages copy it from their parent so every table, figure and manifest can say SYNTHETIC or real.
     """
     mp = Path(stage_dir) / MANIFEST_NAME
-    if not mp.is_file():
+    try:
+        d = json.loads(mp.read_text("utf-8")).get("dataset")
+    except (OSError, ValueError, AttributeError):
         return {}
-    return json.loads(mp.read_text("utf-8")).get("dataset") or {}
+    return d if isinstance(d, dict) else {}
 
 
 def dataset_title(dataset: dict[str, Any]) -> str:

@@ -53,7 +53,8 @@ def data_info(cfg) -> dict[str, Any]:
 def format_info(info: dict[str, Any]) -> str:
     """Plain-text form of :func:`data_info`."""
     recs = info["records"]
-    lines = [f"data dir:  {info['data_dir']}" + ("" if info["exists"] else "  (missing)"),
+    state = "" if info["exists"] else ("  (not a folder)" if Path(info["data_dir"]).exists() else "  (missing)")
+    lines = [f"data dir:  {info['data_dir']}" + state,
              f"nights:    {len(recs)} PSG files, {sum(1 for r in recs.values() if r['hypnogram'])} with a hypnogram",
              f"cache dir: {info['cache_dir']}",
              f"cached:    {len(info['cache_entries'])} night(s) for the current reader parameters"

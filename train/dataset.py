@@ -78,7 +78,7 @@ def resolve_cache_dir(cfg, data_dir: Path) -> Path:
     if data_dir.is_dir() and os.access(data_dir, os.W_OK):
         return data_dir / ".sleepedge-cache"
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sleepedge"
-    log.warning("%s is not writable; caching prepared epochs in %s", data_dir, base)
+    log.warning("%s is not a writable folder; caching prepared epochs in %s", data_dir, base)
     return base
 
 

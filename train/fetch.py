@@ -24,8 +24,8 @@ def parse_subjects(text: str) -> list[int]:
         for part in (p.strip() for p in text.split(",")):
             if not part:
                 continue
-            lo, _, hi = part.partition("-")
-            first, last = int(lo), int(hi) if hi else int(lo)
+            lo, dash, hi = part.partition("-")
+            first, last = int(lo), int(hi) if dash else int(lo)
             if first < 0 or last < first:
                 raise ValueError
             subjects.update(range(first, last + 1))

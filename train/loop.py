@@ -1,6 +1,6 @@
-"""The training loop: AdamW, class-weighted loss, gradient clipping, early stopping on validation
-macro-F1, seeded shuffling, and a resumable state file. Used by ``sleepedge train`` and by the
-fine-tuning steps of ``sleepedge compress``.
+"""The training loop: AdamW, class-weighted loss (optionally distilled from a teacher), a learning-rate
+schedule, gradient clipping, early stopping on validation macro-F1, seeded shuffling, and a resumable
+state file. Used by ``sleepedge train`` and by the fine-tuning steps of ``sleepedge compress``.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from sleepedge.config import TrainConfig
 from sleepedge.metrics import classification_metrics
 from sleepedge.runfolder import atomic_write_bytes
 
+from .objective import Criterion, Objective, Schedule
 from .sequences import SequenceData
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,8 @@ def evaluate(model: nn.Module, data: SequenceData, batch_size: int = 64, device:
     return metrics
 
 
-def _train_one_epoch(model, data, opt, loss_fn, cfg: TrainConfig, epoch: int, dev, bar) -> float:
+def _train_one_epoch(model, data, opt, sched, loss_fn, cfg: TrainConfig, epoch: int, dev, bar,
+                     teacher: np.ndarray | None = None) -> float:
     model.train()
     order = np.random.default_rng(cfg.seed * 1009 + epoch).permutation(len(data))
     total, n = 0.0, 0
@@ -86,13 +88,15 @@ def _train_one_epoch(model, data, opt, loss_fn, cfg: TrainConfig, epoch: int, de
         idx = np.sort(order[i:i + cfg.batch_size])
         xb = torch.from_numpy(data.x[idx]).to(dev)
         yb = torch.from_numpy(data.y[idx]).to(dev)
+        tb = None if teacher is None else torch.from_numpy(teacher[idx]).to(dev).reshape(-1, teacher.shape[-1])
         logits = model(xb)
-        loss = loss_fn(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1))
+        loss = loss_fn(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1), tb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
+        sched.step()
         total += float(loss.detach()) * len(idx)
         n += len(idx)
         bar.update(len(idx))
@@ -125,12 +129,22 @@ def fit(
     epochs: int | None = None,
     desc: str = "train",
     state_path: Path | None = None,
+    objective: Objective | None = None,
+    teacher_logits: np.ndarray | None = None,
+    schedule: Schedule | None = None,
+    keep_best: bool = True,
 ) -> FitResult:
     """Train ``model`` and return it with the best validation macro-F1 weights loaded.
 
     With ``state_path`` the loop saves its full state after every epoch and resumes from it when the
     file exists, so an interrupted run continues where it stopped (same result as uninterrupted).
+    ``objective`` (default: plain cross-entropy) may distil from ``teacher_logits`` (``(N, T, classes)``,
+    aligned with ``train``); ``schedule`` (default: constant) moves the learning rate per optimiser step.
+    ``keep_best`` returns the best validation epoch's weights (else the last epoch's).
     """
+    objective, schedule = objective or Objective(), schedule or Schedule()
+    if objective.distills and (teacher_logits is None or teacher_logits.shape[:2] != train.y.shape):
+        raise ValueError("distillation needs teacher logits of shape (sequences, epochs, classes) matching the training data")
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     dev = select_device(cfg.device)
@@ -139,11 +153,15 @@ def fit(
     model.to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     w = class_weights(train.y, cfg.class_weights)
-    loss_fn = nn.CrossEntropyLoss(weight=None if w is None else w.to(dev))
+    loss_fn = Criterion(objective, None if w is None else w.to(dev))
+    total_steps = n_epochs * -(-len(train) // cfg.batch_size)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: schedule.factor(step, total_steps))
+    teacher = None if not objective.distills else np.ascontiguousarray(teacher_logits, dtype=np.float32)
     st = _load_state(state_path) or {}
     if st:
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
+        sched.load_state_dict(st["scheduler"])
         torch.set_rng_state(st["rng"])
     history: list[dict[str, Any]] = st.get("history", [])
     best_state = st.get("best_state") or copy.deepcopy(model.state_dict())
@@ -152,9 +170,9 @@ def fit(
     start = n_epochs if st.get("stopped") else len(history)
     for epoch in range(start, n_epochs):
         with tqdm(total=len(train), desc=f"{desc} {epoch + 1}/{n_epochs}", unit="seq", leave=False, disable=None) as bar:
-            loss = _train_one_epoch(model, train, opt, loss_fn, cfg, epoch, dev, bar)
+            loss = _train_one_epoch(model, train, opt, sched, loss_fn, cfg, epoch, dev, bar, teacher)
         val_m = _strip(evaluate(model, val, device=str(dev)))
-        history.append({"epoch": epoch + 1, "train_loss": loss, "val_accuracy": val_m["accuracy"],
+        history.append({"epoch": epoch + 1, "train_loss": loss, "lr_end": opt.param_groups[0]["lr"], "val_accuracy": val_m["accuracy"],
                         "val_macro_f1": val_m["macro_f1"], "val_kappa": val_m["kappa"]})
         log.info("%s epoch %d: loss %.4f val acc %.3f F1 %.3f", desc, epoch + 1, loss, val_m["accuracy"], val_m["macro_f1"])
         if val_m["macro_f1"] > best_f1:
@@ -162,13 +180,15 @@ def fit(
             best_state = copy.deepcopy(model.state_dict())
         stop = (epoch + 1 - best_epoch >= cfg.patience > 0) or (cfg.max_minutes > 0 and time.perf_counter() - t0 > 60 * cfg.max_minutes)
         if state_path is not None:
-            _save_state(Path(state_path), {"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": torch.get_rng_state(),
+            _save_state(Path(state_path), {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                           "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
                                            "history": history, "best_state": best_state, "best_f1": best_f1,
                                            "best_epoch": best_epoch, "best_val": best_val, "stopped": stop,
                                            "wall_s": time.perf_counter() - t0})
         if stop:
             log.info("%s: stopping after epoch %d (best epoch %d)", desc, epoch + 1, best_epoch)
             break
-    model.load_state_dict(best_state)
+    if keep_best:
+        model.load_state_dict(best_state)
     model.eval()
     return FitResult(model=model, history=history, best_epoch=best_epoch, best_val=best_val, wall_s=time.perf_counter() - t0)

@@ -3,7 +3,8 @@
 ``RUN/train/`` receives ``model.pt`` (state_dict + arch + config), ``history.json``, ``metrics.json``,
 ``split.json``, ``test.npz`` (every test sequence), ``calib.npz`` (class-stratified training sequences
 for int8 calibration), ``confusion.png``, ``hypnogram.png`` and ``manifest.json`` (written last).
-An interrupted stage resumes from ``train_state.pt``.
+The stage is built in ``RUN/.train.partial`` and swapped in when complete; an interrupted stage
+resumes from the ``train_state.pt`` kept there (a rerun with other settings is refused).
 """
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from sleepedge.config import Config, config_from_dict
-from sleepedge.runfolder import atomic_write_json, output_path, prepare_stage_dir, read_manifest, write_manifest
+from sleepedge.config import Config, config_from_dict, validate_split
+from sleepedge.runfolder import atomic_write_json, output_path, read_manifest, write_manifest
 from sleepedge.seeding import seed_everything
+from sleepedge.stages import stage_transaction
 
 from sleepedge.export.calibration import stratified_sequences
 
@@ -72,18 +74,57 @@ def _figures(stage_dir: Path, test_m: dict[str, Any], test: SequenceData, label:
     }
 
 
+def check_device(name: str) -> None:
+    """``ConfigError`` when ``train.device`` names a device torch cannot use on this machine."""
+    import torch
+
+    from sleepedge.config import ConfigError
+
+    if name.startswith("cuda"):
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(name.partition(":")[2] or 0)
+        if index >= n:
+            raise ConfigError(f"train.device = {name!r}: this machine has {n} usable CUDA device(s) "
+                              f"(torch {torch.__version__}); use auto or cpu")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("train.device = 'mps': not available on this machine; use auto or cpu")
+
+
+def resume_key(cfg: Config) -> dict[str, Any]:
+    """The settings an unfinished train stage's ``train_state.pt`` depends on (a resume must match them)."""
+    d = cfg.to_dict()
+    return {"data": {k: v for k, v in d["data"].items() if k != "cache_dir"}, "model": d["model"],
+            "train": {k: v for k, v in d["train"].items() if k not in ("threads", "device")}}
+
+
 def run_train_stage(run_dir: str | Path, cfg: Config, overwrite: bool = False) -> dict[str, Any]:
-    """Train the baseline named by ``cfg.model.arch`` and write ``RUN/train``; returns the manifest."""
+    """Train the baseline named by ``cfg.model.arch`` and write ``RUN/train``; returns the manifest.
+
+    The stage is built in ``RUN/.train.partial`` (a transaction, see :mod:`sleepedge.stages`): an
+    interrupted run resumes from the ``train_state.pt`` kept there when rerun with the same settings.
+    """
+    validate_split(cfg)  # before any data is read
+    check_device(cfg.train.device)
+    with stage_transaction(Path(run_dir) / STAGE, overwrite=overwrite, resume_key=resume_key(cfg)) as stage_dir:
+        _build(stage_dir, cfg)
+    return read_manifest(Path(run_dir) / STAGE)
+
+
+def _build(stage_dir: Path, cfg: Config) -> None:
     from sleepedge.models import DeepSleepNet, get_arch, save_checkpoint
 
     from .loop import evaluate, fit
 
-    stage_dir = prepare_stage_dir(run_dir, STAGE, overwrite)
     seed_everything(cfg.train.seed)
     data, split, ds_info, _ = split_data(cfg)
     log.info("sequences: train %d, val %d, test %d (seq_len %d)", len(data["train"]), len(data["val"]), len(data["test"]), cfg.data.seq_len)
-    arch = get_arch(cfg.model.arch)
-    result = fit(DeepSleepNet(arch), data["train"], data["val"], cfg.train, desc="train", state_path=stage_dir / "train_state.pt")
+    from .objective import Schedule
+
+    model = DeepSleepNet(get_arch(cfg.model.arch))
+    if cfg.train.dropout is not None:
+        model.set_dropout(cfg.train.dropout)
+    result = fit(model, data["train"], data["val"], cfg.train, desc="train", state_path=stage_dir / "train_state.pt",
+                 schedule=Schedule(cfg.train.schedule, warmup=cfg.train.warmup))
     test_m = evaluate(result.model, data["test"])
     metrics = {
         "test": {k: v for k, v in test_m.items() if k != "y_pred"},
@@ -102,10 +143,9 @@ def run_train_stage(run_dir: str | Path, cfg: Config, overwrite: bool = False) -
         .save(stage_dir / "calib.npz", overwrite=True),
     }
     out.update(_figures(stage_dir, test_m, data["test"], ds_info["label"]))
-    path = write_manifest(stage_dir, STAGE, outputs=out, config=cfg_d, metrics=metrics, dataset=ds_info, seed=cfg.train.seed, split=split)
+    write_manifest(stage_dir, STAGE, outputs=out, config=cfg_d, metrics=metrics, dataset=ds_info, seed=cfg.train.seed, split=split)
     (stage_dir / "train_state.pt").unlink(missing_ok=True)
     log.info("train stage done: test accuracy %.3f, macro-F1 %.3f, kappa %.3f", test_m["accuracy"], test_m["macro_f1"], test_m["kappa"])
-    return read_manifest(path.parent)
 
 
 def baseline_checkpoint(run_dir: str | Path) -> Path:

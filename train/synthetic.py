@@ -1,6 +1,7 @@
 """Offline synthetic Sleep-EDF-like dataset: stage-dependent EEG on a 1/f background, realistic hypnograms.
 
-Each night follows a hypnogram from :mod:`.synthetic_hypnogram`. Its Fpz-Cz-like signal (100 Hz,
+Each night follows a hypnogram from :mod:`.synthetic_hypnogram` (stage bouts and transitions drawn
+from the 39 expert-scored Sleep-EDF-20 nights). Its Fpz-Cz-like signal (100 Hz,
 microvolts) sums, with per-epoch amplitudes set by the stage:
 
 * a 1/f background mixing a shallow and a steep spectrum (steeper in deeper sleep);
@@ -33,7 +34,7 @@ from .synthetic_hypnogram import synthetic_hypnogram
 
 FS = 100.0
 SPE = 3000  # samples per 30-s epoch
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: hypnograms drawn from Sleep-EDF-20 bout statistics
 
 # Per-stage RMS amplitude (uV) of each continuous component, columns W, N1, N2, N3, REM.
 PROFILE: dict[str, list[float]] = {
@@ -155,6 +156,7 @@ def generator_params(cfg) -> dict:
     """Everything that determines the synthetic nights (for ``Dataset.info`` and manifests)."""
     return {"version": GENERATOR_VERSION, "seed": cfg.synthetic_seed, "subjects": cfg.synthetic_subjects,
             "nights_per_subject": 2, "sleep_hours": cfg.synthetic_hours, "wake_margin_min": cfg.trim_wake_min,
+            "hypnogram": "semi-Markov bouts from Sleep-EDF-20 statistics (train/hypnogram_stats.json, ODC-By 1.0)",
             "sfreq": FS, "profile_uv_rms": PROFILE, "event_rates_per_min": EVENT_RATES,
             "ambiguity": {LABEL_NAMES[k]: v[0] for k, v in AMBIGUITY.items()}, "epoch_jitter": EPOCH_JITTER,
             "eyes_open": EYES_OPEN}

@@ -1,11 +1,13 @@
 """Compare measured values with limits: one row per (target, model, limit), PASS or FAIL.
 
 A limit whose metric was not measured FAILS (fails closed): a CI gate must not pass a model because
-a stage was skipped.
+a stage was skipped. A value exactly at its limit passes, with a small tolerance for float rounding
+(:data:`REL_TOL`, :data:`ABS_TOL`; documented in docs/budget.md).
 """
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -13,6 +15,16 @@ from .measure import Measured
 from .schema import LIMITS
 
 RESULT_SCHEMA = "sleepedge.check/1"
+# A value this close to its limit counts as AT the limit (passes): measured values are computed in
+# floating point (e.g. (0.86 - 0.84) * 100 = 2.0000000000000018 accuracy points against a limit of 2).
+# Far below any meaningful difference of the metrics; bytes and counts are whole numbers anyway.
+REL_TOL = 1e-9
+ABS_TOL = 1e-9
+
+
+def at_limit(measured: float, limit: float) -> bool:
+    """Whether ``measured`` equals ``limit`` within :data:`REL_TOL` / :data:`ABS_TOL` (docs/budget.md)."""
+    return math.isclose(measured, limit, rel_tol=REL_TOL, abs_tol=ABS_TOL)
 
 
 @dataclass
@@ -40,6 +52,8 @@ def headroom_pct(bound: str, limit: float, measured: float) -> float | None:
     """How far inside the limit the value is, in % of the limit (negative = over the limit)."""
     if limit == 0:
         return None
+    if at_limit(measured, limit):
+        return 0.0
     gap = limit - measured if bound == "max" else measured - limit
     return 100.0 * gap / abs(limit)
 
@@ -49,7 +63,7 @@ def evaluate_limit(model: str, target: str | None, key: str, limit: float, m: Me
     spec = LIMITS[key]
     if m.value is None:
         return LimitRow(model, target, key, spec.bound, spec.kind, limit, None, None, "FAIL", m.detail, source)
-    ok = m.value <= limit if spec.bound == "max" else m.value >= limit
+    ok = at_limit(m.value, limit) or (m.value <= limit if spec.bound == "max" else m.value >= limit)
     return LimitRow(model, target, key, spec.bound, spec.kind, limit, m.value,
                     headroom_pct(spec.bound, limit, m.value), "PASS" if ok else "FAIL", m.detail, source)
 

@@ -13,6 +13,8 @@ from .schema import LIMITS, suggest
 from .target import Target, load_target, select_models
 
 log = logging.getLogger(__name__)
+# The model names a pipeline run uses: a budget may refine them even for a target that lacks one.
+STANDARD_MODELS = {"baseline", "compressed"}
 
 
 def select_targets(budget: Budget, requested: list[str] | None) -> list[str | None]:
@@ -59,6 +61,11 @@ def check_budget(budget: str | Path | Budget, target: str | Path | Target, *,
     result = CheckResult(b.source, str(t.path), t.kind, names, [], notes=list(t.notes),
                          budget_files=[str(f) for f in b.files])
     unused = sorted(b.model_tables() - set(t.models) - set(names))
+    unknown = [m for m in unused if m not in STANDARD_MODELS]
+    if unknown:  # a typo such as [model.compresed] would silently drop its limits
+        known = sorted(set(t.models) | STANDARD_MODELS)
+        raise BudgetError(f"{b.source}: [model.{unknown[0]}] names no model of {t.path} "
+                          f"(models: {', '.join(sorted(set(t.models))) or 'none'}){suggest(unknown[0], known)}")
     if unused:
         result.notes.append(f"model tables for models the target does not hold: {', '.join(unused)}")
     for tg in select_targets(b, targets):

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from .loadcheck import verify_loads
 from .target import Target
 
 EXPORT_HINT = "run `sleepedge export`"
@@ -48,7 +50,13 @@ def _number(row: dict[str, Any], key: str) -> float | None:
 
 
 def export_row(t: Target, model: str, fmt: str) -> tuple[dict[str, Any] | None, str]:
-    """The ok export row of (model, format), or ``None`` and why not."""
+    """The ok export row of (model, format) whose file loads and runs, or ``None`` and why not.
+
+    Raises
+    ------
+    DataError
+        The row's file (sha256-verified against the export manifest) does not load and run with its runtime.
+    """
     if t.export_rows is None:
         return None, "no finished export stage"
     rows = [r for r in t.export_rows if r["model"] == model and r["format"] == fmt]
@@ -57,7 +65,16 @@ def export_row(t: Target, model: str, fmt: str) -> tuple[dict[str, Any] | None, 
     row = rows[-1]
     if row.get("status", "ok") != "ok":
         return None, f"export of {model}/{fmt} failed: {row.get('reason') or 'no reason given'}"
+    path = t.export_files.get(f"{model}/{fmt}")
+    if path is None:
+        return None, f"the export manifest lists no file for the ok row {model}/{fmt}"
+    verify_loads(path)
     return row, ""
+
+
+def model_file(t: Target, model: str, fmt: str) -> Path:
+    """The export file of (model, format); call after :func:`export_row` returned its row."""
+    return t.export_files[f"{model}/{fmt}"]
 
 
 def _export_value(t: Target, model: str, key: str, fmt: str) -> Measured:
@@ -65,6 +82,9 @@ def _export_value(t: Target, model: str, key: str, fmt: str) -> Measured:
     row, why = export_row(t, model, fmt)
     if row is None:
         return _missing(why, hint)
+    if field == "file_bytes":  # the verified file itself, not a number written beside it
+        path = model_file(t, model, fmt)
+        return Measured(path.stat().st_size, f"size of {path.name} ({model}/{fmt}), which loads and runs")
     v = _number(row, field)
     if v is None:
         status = f" (tflm_status: {row['tflm_status']})" if field == "tflm_arena_bytes" and row.get("tflm_status") else ""
@@ -150,8 +170,8 @@ def _bench_value(t: Target, model: str, key: str, s: dict[str, Any]) -> Measured
 def measure(t: Target, model: str, key: str, settings: dict[str, Any]) -> Measured:
     """The measured value for limit ``key`` of ``model`` on target ``t`` under the resolved settings."""
     if t.kind == "tflite":
-        if key == "max_tflite_bytes":
-            return Measured(t.tflite_file.stat().st_size, f"size of {t.tflite_file.name}")
+        if key == "max_tflite_bytes":  # load_target has made sure the file loads and runs
+            return Measured(t.tflite_file.stat().st_size, f"size of {t.tflite_file.name}, which loads and runs")
         return _missing("a single .tflite file carries only its size",
                         "check a run folder (sleepedge export / bench) for this limit")
     if key in EXPORT_FIELDS:

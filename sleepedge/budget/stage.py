@@ -4,13 +4,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from sleepedge.locking import run_lock
 from sleepedge.runfolder import (
-    MANIFEST_NAME, atomic_write_json, atomic_write_text, dataset_of, dataset_title, prepare_stage_dir, write_manifest,
+    MANIFEST_NAME, atomic_write_json, atomic_write_text, dataset_of, dataset_title, write_manifest,
 )
+from sleepedge.stages import stage_transaction
 
 from .evaluate import CheckResult
 from .gate import check_budget
-from .load import load_budget
+from .load import Budget, load_budget
 from .report import summary_markdown
 
 log = logging.getLogger(__name__)
@@ -47,13 +49,22 @@ def record_check_stage(run_dir: str | Path, budget: str | Path, *, models: list[
     """
     run_dir = Path(run_dir)
     b = load_budget(budget)  # before touching the run folder: a bad budget leaves no half stage
-    result = check_budget(b, run_dir, models=models, targets=targets)
-    stage_dir = prepare_stage_dir(run_dir, "check", overwrite=overwrite)
+    with run_lock(run_dir):  # what is checked and what is recorded come from one state of the run
+        result = check_budget(b, run_dir, models=models, targets=targets)
+        parent = parent_dir(run_dir)
+        dataset = dataset_of(parent) if parent else {}
+        with stage_transaction(run_dir / "check", overwrite=overwrite) as stage_dir:
+            _record(stage_dir, result, b, budget, parent, dataset)
+    log.info("check stage: %s (%d of %d limits pass)", result.verdict, len(result.rows) - len(result.failed),
+             len(result.rows))
+    return result
+
+
+def _record(stage_dir: Path, result: CheckResult, b: Budget, budget: str | Path, parent: Path | None, dataset: dict) -> None:
+    """check.json, check.md and the manifest of the check stage (into its build folder)."""
     out = atomic_write_json(stage_dir / "check.json", result.to_dict(), overwrite=True)
-    dataset = dataset_of(parent_dir(run_dir)) if parent_dir(run_dir) else {}
     label = f"Measured on: {dataset_title(dataset)}\n\n" if dataset_title(dataset) else ""
     md = atomic_write_text(stage_dir / "check.md", label + summary_markdown(result), overwrite=True)
-    parent = parent_dir(run_dir)
     write_manifest(
         stage_dir, "check",
         outputs={"check": out, "check_md": md}, dataset=dataset,
@@ -65,6 +76,3 @@ def record_check_stage(run_dir: str | Path, budget: str | Path, *, models: list[
                  "n_failed": len(result.failed),
                  "failed": [f"{r.target + '/' if r.target else ''}{r.model}:{r.limit}" for r in result.failed]},
     )
-    log.info("check stage: %s (%d of %d limits pass)", result.verdict, len(result.rows) - len(result.failed),
-             len(result.rows))
-    return result

@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from sleepedge.errors import DataError
-from sleepedge.runfolder import MANIFEST_NAME, ManifestError, read_manifest
+from sleepedge.runfolder import MANIFEST_NAME, ManifestError, read_manifest, resolve_entry
+from sleepedge.stages import reading_run, require_fresh
+
+from .loadcheck import verify_loads
 
 log = logging.getLogger(__name__)
 TFLITE_IDENTIFIER = b"TFL3"  # FlatBuffers file identifier of the TFLite schema, bytes 4..8
@@ -33,10 +36,14 @@ class Target:
     notes: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
     deployable: str = "baseline"
+    export_files: dict[str, Path] = field(default_factory=dict)  # "<model>/<format>" -> sha256-verified file
 
 
 def check_tflite_file(path: Path) -> None:
-    """Refuse a file that is not a TFLite flatbuffer (identifier ``TFL3`` at bytes 4..8)."""
+    """Refuse a file that is not a TFLite flatbuffer (identifier ``TFL3`` at bytes 4..8).
+
+    A quick first check with a clear message; :func:`verify_loads` then proves that the file runs.
+    """
     with open(path, "rb") as f:
         head = f.read(8)
     if len(head) < 8 or head[4:8] != TFLITE_IDENTIFIER:
@@ -51,25 +58,41 @@ def _rows(obj: Any, where: str) -> list[dict[str, Any]]:
 
 
 def read_export_rows(export_dir: Path) -> list[dict[str, Any]]:
-    """``metrics.rows`` of a finished export stage (sha256-verified manifest)."""
+    """``metrics.rows`` of a finished, fresh export stage (sha256-verified manifest)."""
+    return read_export(export_dir)[0]
+
+
+def read_export(export_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Path]]:
+    """``metrics.rows`` of a finished, fresh export stage and its output files (sha256-verified)."""
     manifest = read_manifest(export_dir, verify=True)
     if manifest.get("stage") != "export":
         raise ManifestError(f"{export_dir / MANIFEST_NAME}: stage is {manifest.get('stage')!r}, not 'export'")
-    return _rows(manifest.get("metrics", {}).get("rows"), f"{export_dir / MANIFEST_NAME} metrics.rows")
+    require_fresh(export_dir)
+    metrics = manifest.get("metrics")
+    rows = metrics.get("rows") if isinstance(metrics, dict) else None
+    files = {name: resolve_entry(export_dir, e) for name, e in manifest["outputs"].items()}
+    return _rows(rows, f"{export_dir / MANIFEST_NAME} metrics.rows"), files
 
 
 def read_bench_rows(bench_dir: Path, notes: list[str]) -> list[dict[str, Any]] | None:
-    """``results.json`` of the bench stage, verified against its manifest when the stage finished."""
-    results = bench_dir / "results.json"
-    if not results.is_file():
+    """``results.json`` of a finished, fresh bench stage (verified against its manifest), else None.
+
+    A bench folder without a manifest is not a result (an interrupted bench of an older sleepedge):
+    its rows are not read, so the limits that need them fail closed.
+    """
+    if not (bench_dir / MANIFEST_NAME).is_file():
+        if bench_dir.is_dir():
+            notes.append(f"{bench_dir}: bench stage did not finish (no manifest); its results are not read")
         return None
-    if (bench_dir / MANIFEST_NAME).is_file():
-        read_manifest(bench_dir, verify=True)
-    else:
-        notes.append(f"{bench_dir}: bench stage has no manifest (unfinished); its results.json is read as is")
+    manifest = read_manifest(bench_dir, verify=True)
+    require_fresh(bench_dir)
+    results = bench_dir / "results.json"
+    entry = next((e for e in manifest["outputs"].values() if e["path"] == "results.json"), None)
+    if entry is None:
+        raise ManifestError(f"{bench_dir / MANIFEST_NAME}: lists no results.json output")
     try:
         data = json.loads(results.read_text("utf-8"))
-    except json.JSONDecodeError as exc:
+    except (ValueError, OSError) as exc:
         raise ManifestError(f"{results}: not valid JSON ({exc})") from None
     return _rows(data, str(results))
 
@@ -88,7 +111,7 @@ def _load_run(path: Path) -> Target:
     t = Target(path, "run")
     export_dir = path / "export"
     if (export_dir / MANIFEST_NAME).is_file():
-        t.export_rows = read_export_rows(export_dir)
+        t.export_rows, t.export_files = read_export(export_dir)
     elif export_dir.is_dir():
         t.notes.append(f"{export_dir}: export stage did not finish (no manifest); its rows are not read")
     t.bench_rows = read_bench_rows(path / "bench", t.notes)
@@ -115,15 +138,20 @@ def load_target(path: str | Path) -> Target:
         raise FileNotFoundError(f"{path}: check target not found")
     if path.is_file():
         check_tflite_file(path)
+        verify_loads(path)  # its size counts only if it runs
         return Target(path, "tflite", tflite_file=path, models=[path.stem], deployable=path.stem)
+    if not path.is_dir():
+        raise DataError(f"{path}: not a file or folder")
     manifest = path / MANIFEST_NAME
     if manifest.is_file() and _stage_of(manifest) == "export":
-        rows = read_export_rows(path)
+        with reading_run(path.parent if path.name in RUN_STAGES else path):
+            rows, files = read_export(path)
         models = _model_names(rows)
         deployable = "compressed" if "compressed" in models else (models[0] if models else "baseline")
-        return Target(path, "export", export_rows=rows, models=models, deployable=deployable)
+        return Target(path, "export", export_rows=rows, models=models, deployable=deployable, export_files=files)
     if any((path / s).is_dir() for s in RUN_STAGES):
-        return _load_run(path)
+        with reading_run(path):
+            return _load_run(path)
     raise DataError(f"{path}: not a run folder (no {'/, '.join(RUN_STAGES)}/ inside), "
                     "an export folder (manifest.json of stage 'export') or a .tflite file")
 
@@ -131,8 +159,8 @@ def load_target(path: str | Path) -> Target:
 def _stage_of(manifest: Path) -> Any:
     try:
         return json.loads(manifest.read_text("utf-8")).get("stage")
-    except (json.JSONDecodeError, AttributeError):
-        raise ManifestError(f"{manifest}: not a valid manifest") from None
+    except (ValueError, OSError, AttributeError):
+        raise ManifestError(f"{manifest}: not a valid manifest (a JSON object is expected)") from None
 
 
 def select_models(target: Target, requested: list[str] | None) -> list[str]:

@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _settings(args: argparse.Namespace, recorded: dict | None):
     """--preset/--set/flags; without --preset, the [bench] section recorded in the export manifest + --set/flags."""
-    from sleepedge.config import Config, apply_dict, load_config, parse_override
+    from sleepedge.config import Config, apply_dict, apply_overrides, load_config
     from sleepedge.firmware_bench.settings import BenchSettings
 
     overrides = list(args.overrides) + [f"bench.{k}={getattr(args, k)}" for k in ("threads", "runtimes", "reference")
@@ -46,9 +46,7 @@ def _settings(args: argparse.Namespace, recorded: dict | None):
     cfg = load_config(args.preset) if args.preset else Config()
     if recorded and not args.preset:
         apply_dict(cfg, {"bench": recorded}, source="export manifest config")
-    for text in overrides:
-        section, key, value = parse_override(text)
-        apply_dict(cfg, {section: {key: value}}, source=f"override {text!r}")
+    apply_overrides(cfg, overrides)
     return BenchSettings.from_config(cfg.bench, xnnpack=args.xnnpack)
 
 
@@ -56,7 +54,7 @@ def _recorded_bench(manifest_text: str | bytes | None) -> dict:
     """The ``config.bench`` table of an export manifest's text, or {}."""
     try:
         bench = json.loads(manifest_text or "{}").get("config", {}).get("bench")
-    except ValueError:
+    except (ValueError, AttributeError):  # not JSON, or not an object: the manifest check reports it
         return {}
     return bench if isinstance(bench, dict) else {}
 
@@ -87,6 +85,7 @@ def _merge(args: argparse.Namespace) -> int:
 
 def _from_bundle(args: argparse.Namespace) -> int:
     import tarfile
+    import zlib
 
     from sleepedge.errors import DataError
     from sleepedge.firmware_bench import bench_from_bundle
@@ -96,7 +95,7 @@ def _from_bundle(args: argparse.Namespace) -> int:
             recorded = _recorded_bench(tar.extractfile("export/manifest.json").read())
     except FileNotFoundError:
         raise
-    except (OSError, KeyError, AttributeError, tarfile.TarError) as exc:
+    except (OSError, KeyError, AttributeError, EOFError, tarfile.TarError, zlib.error) as exc:
         raise DataError(f"{args.from_bundle}: not a sleepedge bench bundle ({exc})") from exc
     rows = bench_from_bundle(args.from_bundle, args.out, _settings(args, recorded), overwrite=args.overwrite)
     return _print_results(Path(args.out) / "bench", rows)
@@ -128,20 +127,15 @@ def _print_results(bench_dir: Path, rows: list) -> int:
 def main(argv: list[str] | None = None) -> int:
     """``python -m sleepedge.commands.bench ...``: the same as ``sleepedge bench ...`` but imports only this
     subcommand (handy on a board or under an emulator, where every import costs)."""
-    import sys
-
-    from sleepedge.errors import UserError
+    from sleepedge.cli import run_command
 
     parser = argparse.ArgumentParser(prog="sleepedge bench", description=HELP)
     parser.add_argument("-v", "--verbose", action="count", default=0)
+    parser.add_argument("--debug", action="store_true")
     add_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose + 1, 2), format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return run(args)
-    except UserError as exc:
-        print(f"sleepedge bench: error: {exc}", file=sys.stderr)
-        return 2
+    return run_command("bench", lambda: run(args), debug=args.debug or args.verbose >= 2)
 
 
 if __name__ == "__main__":

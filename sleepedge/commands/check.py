@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 HELP = ("check a run folder, export folder or .tflite file against a budget; "
-        "exit 0 all pass, 1 a limit fails, 2 bad input")
+        "exit 0 all pass, 1 a limit fails, 2 bad input or any other error")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,9 +40,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         budget = args.budget or _default_budget()
         result = check_budget(budget, args.target, models=args.models, targets=args.targets)
-    except UserError as exc:  # still exit 2 through the CLI; with --github also an annotation on the PR
+    except Exception as exc:  # still exit 2 through the CLI; with --github also an annotation on the PR
         if args.github:
-            print(github_error("sleepedge check: bad input", str(exc)))
+            title = "sleepedge check: bad input" if isinstance(exc, UserError) else "sleepedge check: error"
+            print(github_error(title, str(exc)))
         raise
     print(format_table(result))
     if args.json_out:

@@ -18,28 +18,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       help="run the whole grid (default): stage 1 to compress.stage1_max, stage 2 from every compress.stage2_from")
     mode.add_argument("--no-sweep", dest="sweep", action="store_false",
                       help="only stage 1 and the stage-2 chain from the largest compress.stage2_from ratio")
-    p.add_argument("--overwrite", action="store_true", help="redo a finished compress stage (its folder is replaced)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo a finished compress stage (the old one is kept until the new one is complete)")
 
 
 def _config(args: argparse.Namespace):
     from pathlib import Path
 
-    from sleepedge.config import apply_dict, config_from_dict, load_config, parse_override
+    from sleepedge.config import apply_overrides, config_from_dict, load_config
     from sleepedge.runfolder import read_manifest
 
     if args.preset:
         return load_config(args.preset, args.overrides)
-    cfg = config_from_dict(read_manifest(Path(args.out) / "train", verify=False)["config"])
-    for text in args.overrides:
-        section, key, value = parse_override(text)
-        apply_dict(cfg, {section: {key: value}}, source=f"override {text!r}")
-    return cfg
+    return apply_overrides(config_from_dict(read_manifest(Path(args.out) / "train", verify=False)["config"]),
+                           args.overrides)
 
 
 def run(args: argparse.Namespace) -> int:
     from sleepedge.compress.stage import run_compress_stage
+    from sleepedge.locking import run_lock
 
-    manifest = run_compress_stage(args.out, _config(args), overwrite=args.overwrite, sweep=args.sweep)
+    with run_lock(args.out, create=False):  # a second command on this run refuses at once, before any work
+        manifest = run_compress_stage(args.out, _config(args), overwrite=args.overwrite, sweep=args.sweep)
     m, sel = manifest["metrics"], manifest["metrics"]["selected"]
     print((f"[{manifest['dataset'].get('label', '')}] selected {sel['model']}: {sel['params']:,} params "
            f"({sel['params_reduction_pct']:.1f} % fewer), {sel['macs'] / 1e6:.2f} M MACs ({sel['macs_reduction_pct']:.1f} % fewer); "

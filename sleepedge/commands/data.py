@@ -49,14 +49,32 @@ def _data_config(args: argparse.Namespace):
         from sleepedge.train.fetch import parse_subjects
 
         cfg.subjects = parse_subjects(args.subjects)
+        _check_subjects(cfg.subjects, "--subjects")
     return cfg
+
+
+def _check_subjects(subjects: list[int], where: str) -> None:
+    """The range rule of ``data.subjects`` for subjects given on the command line."""
+    from sleepedge.config import ConfigError
+    from sleepedge.config_rules import RuleError, check_key
+
+    try:
+        check_key("data.subjects", subjects)
+    except RuleError as exc:
+        raise ConfigError(f"{where} {subjects}: {exc}") from None
 
 
 def _run_fetch(args: argparse.Namespace) -> int:
     from sleepedge.train.fetch import fetch_sleep_edf, parse_subjects
 
+    from sleepedge.config import ConfigError
+
     nights = tuple(parse_subjects(args.nights))
-    pairs = fetch_sleep_edf(parse_subjects(args.subjects), args.data_dir, recording=nights)
+    if not set(nights) <= {1, 2}:
+        raise ConfigError(f"--nights {args.nights!r}: Sleep-EDF has nights 1 and 2 only")
+    subjects = parse_subjects(args.subjects)
+    _check_subjects(subjects, "--subjects")
+    pairs = fetch_sleep_edf(subjects, args.data_dir, recording=nights)
     for psg, hyp in pairs:
         print(f"{psg}  {hyp.name}")
     folder = pairs[0][0].parent if pairs else "(none)"

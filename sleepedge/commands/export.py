@@ -22,31 +22,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="preset name or TOML file (default: the config the run was trained with, else quick)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override one config value, e.g. --set export.calib_sequences=64 (repeatable)")
-    p.add_argument("--overwrite", action="store_true", help="redo a finished export")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo a finished export (the old one is kept until the new one is complete)")
 
 
 def _config(args: argparse.Namespace, manifest_dir: Path | None):
     """``--preset`` + ``--set``; without ``--preset`` the config recorded in ``manifest_dir``'s manifest."""
-    from sleepedge.config import apply_dict, config_from_dict, load_config, parse_override
+    from sleepedge.config import apply_overrides, config_from_dict, load_config
     from sleepedge.runfolder import MANIFEST_NAME, read_manifest
 
     if args.preset is None and manifest_dir is not None and (manifest_dir / MANIFEST_NAME).is_file():
         cfg = config_from_dict(read_manifest(manifest_dir, verify=False).get("config") or {})
-        for text in args.overrides:
-            section, key, value = parse_override(text)
-            apply_dict(cfg, {section: {key: value}}, source=f"override {text!r}")
-        return cfg
+        return apply_overrides(cfg, args.overrides)
     return load_config(args.preset or "quick", args.overrides)
 
 
 def _export(args: argparse.Namespace) -> Path:
+    import re
+
+    from sleepedge.config import ConfigError
     from sleepedge.export.stage import export_single, run_export_stage
 
     if args.checkpoint:
         if not args.data or not args.out:
             raise FileNotFoundError("--checkpoint needs --data TRAIN_DIR (test.npz, calib.npz) and --out DIR")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", args.name):  # a folder name inside --out, nothing else
+            raise ConfigError(f"--name {args.name!r}: expected a plain name (letters, digits, '_', '.', '-')")
         cfg = _config(args, Path(args.data))
         return export_single(args.checkpoint, args.data, args.out, cfg, args.name, overwrite=args.overwrite)
+    from sleepedge.locking import run_lock
+
     if args.run:
         run_dir, compressed = Path(args.run), None
     else:
@@ -54,8 +59,11 @@ def _export(args: argparse.Namespace) -> Path:
         if stage.name not in ("train", "compress"):
             raise FileNotFoundError(f"--from {stage}: expected a RUN/train or RUN/compress folder")
         run_dir, compressed = stage.parent, stage.name == "compress"
-    cfg = _config(args, run_dir / "train")
-    return run_export_stage(run_dir, cfg, overwrite=args.overwrite, compressed=compressed)
+    if not run_dir.exists():
+        raise FileNotFoundError(f"{run_dir}: run folder not found")
+    with run_lock(run_dir):  # a second command on this run refuses at once, before any work
+        cfg = _config(args, run_dir / "train")
+        return run_export_stage(run_dir, cfg, overwrite=args.overwrite, compressed=compressed)
 
 
 def run(args: argparse.Namespace) -> int:

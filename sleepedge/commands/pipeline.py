@@ -17,7 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget", default=None, help="budget TOML or preset name for the check stage (default: check.preset)")
     p.add_argument("--stages", default=",".join(("train", "compress", "export", "bench", "check")),
                    help="comma-separated subset of stages to run, in pipeline order")
-    p.add_argument("--overwrite", action="store_true", help="discard the run folder's stages and start over")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo every stage (each finished stage is replaced only once its new version is complete)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,10 +29,10 @@ def run(args: argparse.Namespace) -> int:
     cfg = resolve_config(args)
     wanted = tuple(s.strip() for s in args.stages.split(",") if s.strip())
     unknown = [s for s in wanted if s not in STAGES]
-    if unknown:
+    if unknown or not wanted:
         from sleepedge.config import ConfigError
 
-        raise ConfigError(f"unknown stage(s) {unknown}; known: {', '.join(STAGES)}")
+        raise ConfigError(f"--stages {args.stages!r}: unknown or no stage(s) {unknown}; known: {', '.join(STAGES)}")
     outcomes = run_pipeline(args.out, cfg, overwrite=args.overwrite, stages=tuple(s for s in STAGES if s in wanted))
     print(outcome_table(outcomes))
     verdict = budget_verdict(args.out)
@@ -39,8 +40,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"budget ({cfg.check.budget or cfg.check.preset}): {verdict}  (details: {args.out}/check/check.md)")
     print(f"report: {args.out}/report.md")
     failed = [o for o in outcomes if o.status == "failed"]
-    if failed:
-        print(f"sleepedge pipeline: stage {failed[0].stage} failed: {failed[0].error}\n"
-              f"  earlier stages are kept; fix the cause and rerun the same command to continue", file=sys.stderr)
-        return 1
+    if failed:  # one line, exit 2 (the error policy; exit 1 means a failed limit only)
+        error = " ".join(failed[0].error.split())
+        print(f"sleepedge pipeline: error: stage {failed[0].stage} failed: {error}; earlier stages are kept, "
+              "fix the cause and rerun the same command to continue", file=sys.stderr)
+        return 2
     return 0

@@ -18,6 +18,19 @@ HELP = "score EDF recordings with an exported model (ONNX, TFLite, streaming pai
 log = logging.getLogger(__name__)
 
 
+def _count(minimum: int):
+    """An argparse type: an integer >= ``minimum`` (a refusal is argparse's one error line, exit 2)."""
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"{v} is below {minimum}")
+        return v
+    return parse
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="EDF", help="EDF recording(s) or folder(s) of them")
     p.add_argument("--model", action="append", required=True, metavar="PATH",
@@ -31,9 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=("window", "online"), default="window",
                    help="window: windows of L epochs (the default); online: a streaming pair's firmware loop, "
                         "one head call per epoch")
-    p.add_argument("--lag", type=int, default=None, help="online: epochs of look-ahead per decision (default L // 2)")
+    p.add_argument("--lag", type=_count(0), default=None, help="online: epochs of look-ahead per decision (default L // 2)")
     p.add_argument("--against", metavar="CHECKPOINT", help="also score with this PyTorch checkpoint and report agreement")
-    p.add_argument("--threads", type=int, default=1, help="inference threads (default 1)")
+    p.add_argument("--threads", type=_count(1), default=1, help="inference threads (default 1)")
     p.add_argument("--no-png", action="store_true", help="skip the figure (no matplotlib needed)")
     p.add_argument("--overwrite", action="store_true", help="replace hypnogram files already in --out")
 
@@ -42,8 +55,12 @@ def run(args: argparse.Namespace) -> int:
     from sleepedge.predict.model import load_model
     from sleepedge.predict.run import predict_paths
 
+    from sleepedge.errors import DataError
+
     model = load_model(args.model, threads=args.threads, fmt=args.format)
     log.info("model: %s", model.describe())
+    if args.lag is not None and not (args.mode == "online" and args.lag < model.seq_len):
+        raise DataError(f"--lag {args.lag}: only with --mode online, and below the model's window of {model.seq_len} epochs")
     summary = predict_paths(model, args.inputs, args.out, channel=args.channel, resample=args.resample, mode=args.mode,
                             lag=args.lag, against=args.against, png=not args.no_png, overwrite=args.overwrite)
     for n in summary["nights"]:
@@ -57,20 +74,17 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """``python -m sleepedge.commands.predict ...``: the same as ``sleepedge predict`` with only this subcommand
     imported (for a board or an emulator)."""
-    import sys
-
-    from sleepedge.errors import UserError
+    from sleepedge.cli import run_command
 
     parser = argparse.ArgumentParser(prog="sleepedge predict", description=HELP)
     parser.add_argument("-v", "--verbose", action="count", default=0)
+    parser.add_argument("--debug", action="store_true", help="debug log output and the traceback of an error (-vv)")
     add_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose + 1, 2), format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return run(args)
-    except UserError as exc:
-        print(f"sleepedge predict: error: {exc}", file=sys.stderr)
-        return 2
+    debug = args.debug or args.verbose >= 2
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("sleepedge").setLevel(logging.DEBUG if args.verbose or debug else logging.INFO)
+    return run_command("predict", lambda: run(args), debug=debug)  # the CLI's error policy: one line, exit 2
 
 
 if __name__ == "__main__":

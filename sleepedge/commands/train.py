@@ -13,14 +13,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_data_arguments(p)
     p.add_argument("--out", required=True, help="run folder; the stage writes OUT/train")
     p.add_argument("--seed", type=int, default=None, help="training seed (overrides train.seed)")
-    p.add_argument("--overwrite", action="store_true", help="redo a finished train stage (its folder is replaced)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo a finished train stage (the old one is kept until the new one is complete)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from sleepedge.locking import run_lock
     from sleepedge.train.stage import run_train_stage
 
     cfg = resolve_config(args)
-    manifest = run_train_stage(args.out, cfg, overwrite=args.overwrite)
+    with run_lock(args.out):  # a second command on this run refuses at once, before any work
+        manifest = run_train_stage(args.out, cfg, overwrite=args.overwrite)
     t = manifest["metrics"]["test"]
     print(f"[{manifest['dataset'].get('label', '')}] test accuracy {t['accuracy']:.3f}  macro-F1 {t['macro_f1']:.3f}  "
           f"kappa {t['kappa']:.3f}  ({t['n_epochs']} epochs)  -> {args.out}/train")

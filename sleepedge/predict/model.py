@@ -7,7 +7,6 @@ manifest with ``fmt``.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,18 +63,25 @@ def _shapes(r: Runner) -> tuple[list[int], list[int]]:
 
 def resolve_folder(folder: Path, fmt: str | None) -> list[Path]:
     """The file(s) of ``fmt`` (default: the first ok of :data:`DEFAULT_FORMATS`) for the model exported in ``folder``."""
+    from sleepedge.runfolder import read_manifest
+
     manifest = folder.parent / "manifest.json"
     if not manifest.is_file():
         raise DataError(f"{folder}: a folder must be one model of an export (RUN/export/<model>); no {manifest}")
-    rows = [r for r in json.loads(manifest.read_text("utf-8"))["metrics"]["rows"]
-            if r.get("model") == folder.name and r.get("status") == "ok"]
+    rows = read_manifest(folder.parent, verify=False).get("metrics", {}).get("rows")  # schema checked: ManifestError
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise DataError(f"{manifest}: metrics.rows is not a list of export rows")
+    rows = [r for r in rows if r.get("model") == folder.name and r.get("status") == "ok"]
     have = {r["format"]: r for r in rows}
     name = fmt or next((f for f in DEFAULT_FORMATS if f in have), None)
     if name not in have:
         raise DataError(f"{folder}: no exported format {name!r} that passed its checks (have: {', '.join(have) or 'none'})")
     row = have[name]
-    rels = [row["files"]["features"], row["files"]["head"]] if row.get("files") else [row["file"]]
-    return [folder.parent / r for r in rels]
+    try:
+        rels = [row["files"]["features"], row["files"]["head"]] if row.get("files") else [row["file"]]
+        return [folder.parent / r for r in rels]
+    except (KeyError, TypeError):
+        raise DataError(f"{manifest}: row {folder.name}/{name} names no file") from None
 
 
 def load_model(paths: list[str | Path], threads: int = 1, fmt: str | None = None) -> ExportedModel:

@@ -52,7 +52,10 @@ def predict_one(model: ExportedModel, edf: Path, out: Path, channel: str, resamp
     from sleepedge.train.sleep_edf import read_recording
 
     t0 = time.perf_counter()
-    rec = read_recording(edf, channel=channel, sfreq=model.epoch_samples / 30.0, resample=resample)
+    try:
+        rec = read_recording(edf, channel=channel, sfreq=model.epoch_samples / 30.0, resample=resample)
+    except DataError as exc:  # the training reader names its config key; predict's switch is --resample
+        raise DataError(str(exc).replace("set data.resample=true", "pass --resample")) from None
     t_read = time.perf_counter() - t0
     scores = score_recording(model, rec.x, mode=mode, lag=lag)
     summary: dict[str, Any] = {"recording": str(edf), "channel": channel, "start": rec.start.replace(tzinfo=None).isoformat(),

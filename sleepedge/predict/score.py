@@ -61,6 +61,8 @@ def score_recording(model: ExportedModel, x: np.ndarray, mode: str = "window", l
             return model.runner.head_logits(f)
 
         if mode == "online":
+            if lag is not None and not 0 <= lag < L:
+                raise DataError(f"--lag {lag}: must be in 0..{L - 1} for a window of {L} epochs")
             logits = online_logits(feats, L, L // 2 if lag is None else lag, head)
         else:
             logits = windowed_logits(len(x), L, lambda idx: head(feats[idx]))

@@ -1,8 +1,10 @@
 """Helpers for the check tests (a plain module, not conftest, so `from check_fixtures import` is unambiguous).
 
 Fixture run folders for the budget check, written with the real manifest code.
-The export and bench rows follow docs/architecture.md ("Export rows", "Bench rows") field by field;
-the .tflite stand-ins are plain bytes with the TFLite identifier, since size checks only stat files.
+The export and bench rows follow docs/architecture.md ("Export rows", "Bench rows") field by field.
+The check counts a model file only when its runtime loads and runs it, so the model files are real:
+data/tiny.tflite (a 4 -> 5 dense layer) padded with zeros to the size a row claims (a flatbuffer
+ignores trailing bytes), and data/tiny.onnx.
 """
 from __future__ import annotations
 
@@ -75,8 +77,19 @@ def default_bench_rows(models=("baseline", "compressed")) -> list[dict[str, Any]
     return [bench_row(m, f) for m in models for f in ("onnx_fp32", "tflite_int8")]
 
 
+DATA = Path(__file__).resolve().parent / "data"
+TINY_TFLITE = (DATA / "tiny.tflite").read_bytes()
+TINY_ONNX = (DATA / "tiny.onnx").read_bytes()
+
+
 def tflite_bytes(size: int) -> bytes:
-    """A stand-in .tflite of ``size`` bytes: the flatbuffer identifier at 4..8, zeros elsewhere."""
+    """A real .tflite of exactly ``size`` bytes (>= 1080): the tiny model, padded with zeros."""
+    assert size >= len(TINY_TFLITE), f"the smallest fixture model has {len(TINY_TFLITE)} bytes"
+    return TINY_TFLITE + bytes(size - len(TINY_TFLITE))
+
+
+def fake_tflite_bytes(size: int) -> bytes:
+    """NOT a model: the TFLite identifier at bytes 4..8 and zeros (what a gate must not count)."""
     return (b"\x1c\x00\x00\x00TFL3" + bytes(max(0, size - 8)))[:size]
 
 
@@ -88,7 +101,7 @@ def write_export(export_dir: Path, rows: list[dict[str, Any]]) -> Path:
         if r.get("file") and r.get("file_bytes"):
             p = export_dir / r["file"]
             p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_bytes(tflite_bytes(r["file_bytes"]))
+            p.write_bytes(TINY_ONNX if p.suffix == ".onnx" else tflite_bytes(r["file_bytes"]))
             outputs[f"{r['model']}/{r['format']}"] = p
     write_manifest(export_dir, "export", outputs=outputs, metrics={"rows": rows})
     return export_dir

@@ -144,7 +144,7 @@ def test_bad_targets(tmp_path, run_dir):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="not a run folder"):
         load_target(tmp_path / "empty")
-    (run_dir / "export" / "compressed" / "tflite_int8.tflite").write_bytes(tflite_bytes(10))
+    (run_dir / "export" / "compressed" / "tflite_int8.tflite").write_bytes(tflite_bytes(2000))
     with pytest.raises(ManifestError, match="does not match its sha256"):
         load_target(run_dir)
 

@@ -24,7 +24,7 @@ class FakeFit:
     fail_on: int | None = None
     calls: list[str] = field(default_factory=list)
 
-    def __call__(self, model, train, val, cfg, *, epochs=None, desc="train", state_path=None):
+    def __call__(self, model, train, val, cfg, *, epochs=None, desc="train", state_path=None, **recipe_kwargs):
         self.calls.append(desc)
         if self.fail_on is not None and len(self.calls) == self.fail_on:
             raise KeyboardInterrupt("simulated interruption")
@@ -48,4 +48,5 @@ def fake_evaluate(model, data, batch_size: int = 64, device: str | None = None) 
 def random_data(n: int, seq: int, seed: int) -> SequenceData:
     rng = np.random.default_rng(seed)
     return SequenceData(rng.standard_normal((n, seq, 1, 3000)).astype(np.float32),
-                        rng.integers(0, 5, (n, seq)).astype(np.int64), [f"r{i}" for i in range(n)])
+                        rng.integers(0, 5, (n, seq)).astype(np.int64), [f"r{i}" for i in range(n)],
+                        np.arange(n, dtype=np.int64) % 3)

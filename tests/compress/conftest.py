@@ -16,6 +16,7 @@ def tiny_cfg():
     cfg.compress.stage1_step, cfg.compress.stage1_max = 0.25, 0.25  # two steps: s1-25pct, s2-25pct-h8
     cfg.compress.stage2_from = [0.25]
     cfg.compress.hidden_step, cfg.compress.hidden_floor, cfg.compress.hidden_extra = 8, 8, []
+    cfg.compress.compare_recipes = []  # tests of the comparison turn it on
     return cfg
 
 

@@ -49,14 +49,16 @@ def test_two_step_sweep_writes_table_figures_selection(train_run, tiny_cfg, data
 def test_resume_after_interruption_does_not_redo_finished_steps(train_run, tiny_cfg, data):
     with pytest.raises(KeyboardInterrupt):
         _run(train_run, tiny_cfg, data, FakeFit(fail_on=2))
-    steps = train_run / "compress" / "steps"
-    first = (steps / "s1-25pct" / "step.json").read_bytes()
-    assert not (steps / "s2-25pct-h8" / "step.json").exists()
-    assert not (train_run / "compress" / "manifest.json").exists()
+    partial = train_run / ".compress.partial" / "steps"  # the unfinished stage lives beside RUN/compress
+    first = (partial / "s1-25pct" / "step.json").read_bytes()
+    assert not (partial / "s2-25pct-h8" / "step.json").exists()
+    assert not (train_run / "compress").exists()
     fit = FakeFit()
     manifest = _run(train_run, tiny_cfg, data, fit)
     assert fit.calls == ["fine-tune s2-25pct-h8"]  # the finished step was not redone
+    steps = train_run / "compress" / "steps"
     assert (steps / "s1-25pct" / "step.json").read_bytes() == first
+    assert not (train_run / ".compress.partial").exists()
     assert read_manifest(train_run / "compress")["plan"] == manifest["plan"] == ["s1-25pct", "s2-25pct-h8"]
 
 

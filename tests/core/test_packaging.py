@@ -51,3 +51,4 @@ def test_wheel_holds_every_subpackage_and_data_file(tmp_path):
         assert f"{pkg.replace('.', '/')}/__init__.py" in names, pkg
     for data in ("presets/quick.toml", "presets/paper.toml", "presets/tiny.toml", "budgets/nrf52840.toml", "budgets/wearable.toml"):
         assert f"sleepedge/{data}" in names, data
+    assert "sleepedge/train/hypnogram_stats.json" in names  # the synthetic generator needs it at run time

@@ -36,6 +36,6 @@ def tiny_export(tmp_path_factory, tiny_checkpoint, sequences):
 
     calib_x, test_x, test_y = sequences
     out = tmp_path_factory.mktemp("export")
-    cfg = export_cfg(["onnx_fp32", "tflite_fp32", "tflite_int8", "tflite_int8_fio"])
+    cfg = export_cfg(["onnx_fp32", "tflite_fp32", "tflite_int8", "tflite_int8_fio", "tflite_int16x8"])
     rows = export_checkpoint(tiny_checkpoint, out, calib_x, test_x, test_y, cfg, "baseline")
     return out, {r["format"]: r for r in rows}

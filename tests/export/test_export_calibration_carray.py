@@ -62,3 +62,17 @@ def test_c_array_reader_rejects_wrong_length(tmp_path):
     p.write_text("const unsigned char g[] = {0x01, 0x02};\nconst unsigned int g_len = 3;\n")
     with pytest.raises(ValueError, match="2 bytes"):
         read_c_array(p)
+
+
+def test_clip_range_bounds_the_input_at_a_percentile():
+    from sleepedge.errors import DataError
+    from sleepedge.export.calibration import clip_range
+
+    x = np.concatenate([np.linspace(-100, 100, 999), [5000.0]]).astype(np.float32)
+    clipped, bound = clip_range(x, 99.0)
+    assert bound == pytest.approx(np.percentile(np.abs(x), 99.0)) and bound < 101
+    assert clipped.max() == pytest.approx(bound) and clipped.min() >= -bound and clipped.dtype == np.float32
+    same, none = clip_range(x, 100.0)
+    assert none is None and same is x
+    with pytest.raises(DataError, match="calib_clip_percentile"):
+        clip_range(x, 0.0)

@@ -37,9 +37,21 @@ def test_crashing_conversion_becomes_failed_rows(tmp_path, monkeypatch, tiny_che
     for name in ("tflite_fp32", "tflite_int8"):
         assert rows[name]["status"] == "failed"
         assert "SIGSEGV" in rows[name]["reason"] and rows[name]["file"] is None
-    assert rows["tflite_fp32"]["convert_job"] == "onnx2tf_fp32"  # fp32 retried on its own after the int8 crash
+    assert rows["tflite_fp32"]["convert_job"] == "onnx2tf_fp32"
     assert not (tmp_path / "baseline" / ".work").exists()
-    assert (tmp_path / "baseline" / "onnx2tf_int8.log").is_file()  # the failed conversion's output is kept
+    assert (tmp_path / "baseline" / "onnx2tf_fp32.log").is_file()  # the failed conversion's output is kept
+
+
+def test_crashing_quantisation_costs_only_the_integer_rows(tmp_path, monkeypatch, tiny_checkpoint, sequences):
+    from sleepedge.export import int8_convert
+
+    monkeypatch.setattr(int8_convert, "int8_command", lambda *a, **k: SEGFAULT)
+    calib_x, test_x, test_y = sequences
+    cfg = export_cfg(["onnx_fp32", "tflite_fp32", "tflite_int8"])
+    rows = {r["format"]: r for r in export_checkpoint(tiny_checkpoint, tmp_path, calib_x, test_x, test_y, cfg, "baseline")}
+    assert rows["onnx_fp32"]["status"] == rows["tflite_fp32"]["status"] == "ok"
+    assert rows["tflite_int8"]["status"] == "failed" and "SIGSEGV" in rows["tflite_int8"]["reason"]
+    assert (tmp_path / "baseline" / "int8_convert.log").is_file()
 
 
 def test_mismatched_calibration_is_a_data_error(tmp_path, tiny_checkpoint, sequences):

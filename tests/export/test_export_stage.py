@@ -114,3 +114,69 @@ def test_cli_help_is_fast_and_light():
     code = ("import sys, argparse; from sleepedge.commands import export as c; p = argparse.ArgumentParser(); "
             "c.add_arguments(p); print([m for m in ('torch', 'tensorflow', 'numpy') if m in sys.modules])")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("fail_at", ["second model", "formats table", "manifest written"])
+def test_interrupted_overwrite_keeps_the_finished_export(run_dir, monkeypatch, fail_at):
+    """Ctrl-C at several points of `export --overwrite`: the old export stays whole, nothing half-built remains."""
+    import sleepedge.export.stage as st
+
+    out = st.run_export_stage(run_dir, _onnx_only())
+    before = (out / "manifest.json").read_bytes()
+    (out / "marker").write_text("the old stage")
+    real_export, real_md, real_manifest = st.export_checkpoint, st.formats_markdown, st.write_manifest
+
+    def export_checkpoint(ckpt, *a, **k):
+        if fail_at == "second model" and "selected" in str(ckpt):
+            raise KeyboardInterrupt
+        return real_export(ckpt, *a, **k)
+
+    def formats_markdown(*a, **k):
+        if fail_at == "formats table":
+            raise KeyboardInterrupt
+        return real_md(*a, **k)
+
+    def write_manifest(*a, **k):
+        path = real_manifest(*a, **k)
+        if fail_at == "manifest written":
+            raise KeyboardInterrupt
+        return path
+
+    monkeypatch.setattr(st, "export_checkpoint", export_checkpoint)
+    monkeypatch.setattr(st, "formats_markdown", formats_markdown)
+    monkeypatch.setattr(st, "write_manifest", write_manifest)
+    with pytest.raises(KeyboardInterrupt):
+        st.run_export_stage(run_dir, _onnx_only(), overwrite=True)
+    assert (out / "manifest.json").read_bytes() == before and (out / "marker").is_file()
+    read_manifest(out)  # every output still matches
+    assert not (run_dir / ".export.partial").exists() and not (run_dir / ".export.old").exists()
+    monkeypatch.undo()
+    st.run_export_stage(run_dir, _onnx_only(), overwrite=True)
+    assert not (out / "marker").exists() and read_manifest(out)["stage"] == "export"  # replaced when complete
+
+
+def test_a_checkpoint_that_fails_to_load_leaves_the_old_export(run_dir):
+    from sleepedge.errors import DataError
+    from sleepedge.export.stage import run_export_stage
+
+    out = run_export_stage(run_dir, _onnx_only())
+    before = (out / "manifest.json").read_bytes()
+    comp = run_dir / "compress"
+    (comp / "selected.pt").write_bytes(b"not a checkpoint" * 50)
+    write_manifest(comp, "compress", outputs={"selected": comp / "selected.pt"}, parent=run_dir / "train")
+    with pytest.raises(DataError, match="selected.pt"):
+        run_export_stage(run_dir, _onnx_only(), overwrite=True)
+    assert (out / "manifest.json").read_bytes() == before
+    read_manifest(out)
+
+
+def test_export_of_a_stale_compress_stage_is_refused(run_dir):
+    from sleepedge.export.stage import run_export_stage
+    from sleepedge.stages import StaleStageError
+
+    train = run_dir / "train"
+    m = json.loads((train / "manifest.json").read_text())
+    m["created"] = "train redone"
+    (train / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(StaleStageError, match=r"compress is stale.*sleepedge compress --out"):
+        run_export_stage(run_dir, _onnx_only())

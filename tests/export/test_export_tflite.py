@@ -106,4 +106,34 @@ def test_markdown_table_and_int8_delta(tiny_export):
     assert r["fp32_reference"] == "tflite_fp32"
     assert r["macro_f1_delta_vs_fp32"] == pytest.approx(r["macro_f1"] - rows["tflite_fp32"]["macro_f1"])
     md = formats_markdown(list(rows.values()))
-    assert md.count("| baseline |") == 4 and "int8 vs fp32" in md and "macro-F1" in md
+    assert md.count("| baseline |") == 5 and "int8 vs fp32" in md and "macro-F1" in md
+    assert "baseline/tflite_int16x8: macro-F1" in md  # the 16x8 file is compared with fp32 too
+
+
+def test_export_is_byte_identical_from_one_run_to_the_next(tiny_export, tiny_checkpoint, sequences, tmp_path):
+    """Same checkpoint, same calibration, same config: the same .onnx and .tflite bytes (the int8 conversion
+    runs single-threaded; with TensorFlow's thread pools it left a random BiLSTM SPLIT in float)."""
+    from export_fixtures import export_cfg
+
+    from sleepedge.export.checkpoint_export import export_checkpoint
+    from sleepedge.runfolder import sha256_file
+
+    out, rows = tiny_export
+    calib_x, test_x, test_y = sequences
+    again = export_checkpoint(tiny_checkpoint, tmp_path, calib_x, test_x, test_y,
+                              export_cfg(["onnx_fp32", "tflite_fp32", "tflite_int8", "tflite_int8_fio", "tflite_int16x8"]),
+                              "baseline")
+    for r in again:
+        assert r["status"] == "ok", r["reason"]
+        assert sha256_file(tmp_path / r["file"]) == sha256_file(out / rows[r["format"]]["file"]), r["format"]
+    assert rows["tflite_int8"]["float_ops"] == {}
+
+
+def test_int16x8_variant_runs_in_tflite_micro_and_stays_close_to_fp32(tiny_export):
+    _, rows = tiny_export
+    r, i8 = rows["tflite_int16x8"], rows["tflite_int8"]
+    assert r["status"] == "ok", r["reason"]
+    assert r["input_dtype"] == "int16" and r["output_dtype"] == "int16" and r["float_ops"] == {}
+    assert r["tflm_status"] == "ok" and r["tflm_arena_bytes"] > i8["tflm_arena_bytes"]  # 16-bit activations
+    assert r["parity_max_abs"] <= i8["parity_max_abs"]  # finer activations than int8
+    assert r["quantize_attempts"] >= 1

@@ -45,4 +45,4 @@ def test_card_figures_come_from_the_rows_and_the_train_manifest(stream_run):
 def test_card_lists_known_limitations(stream_run):
     card = (stream_run / "export" / "compressed" / CARD_NAME).read_text()
     limits = card.split("## Known limitations", 1)[1]
-    assert "SYNTHETIC EEG" in limits and "3 test subject(s)" in limits and "peephole" in limits
+    assert "SYNTHETIC EEG" in limits and "3 test subjects" in limits and "peephole" in limits

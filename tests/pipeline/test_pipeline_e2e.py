@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -78,7 +79,7 @@ def test_failed_stage_stops_and_keeps_earlier_results(tiny_run, tmp_path, monkey
     shutil.rmtree(copy / "bench")
     shutil.rmtree(copy / "check")
 
-    def boom(run_dir, cfg):
+    def boom(run_dir, cfg, overwrite=False):
         raise RuntimeError("converter exploded")
 
     monkeypatch.setitem(pl.RUNNERS, "export", boom)
@@ -109,3 +110,87 @@ def test_deployment_outputs_streaming_pair_yardstick_and_cards(tiny_run):
     report = (run / "report.md").read_text()
     assert "## Against DeepSleepNet and against the baseline" in report and "MODEL_CARD.md" in report
     assert (run / "export" / "compressed" / "MODEL_CARD.md").is_file()
+
+
+def _copy(tiny_run, tmp_path):
+    run, cfg, _ = tiny_run
+    return Path(shutil.copytree(run, tmp_path / "run")), cfg
+
+
+def test_resume_reverifies_finished_stages_and_redoes_a_damaged_one(tiny_run, tmp_path):
+    """A flipped byte in a .tflite used to go unnoticed, and the old verdict was printed again."""
+    from sleepedge.runfolder import read_manifest
+
+    copy, cfg = _copy(tiny_run, tmp_path)
+    tfl = copy / "export" / "compressed" / "tflite_int8.tflite"
+    data = bytearray(tfl.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    tfl.write_bytes(bytes(data))
+    outcomes = run_pipeline(copy, cfg)
+    assert [(o.stage, o.status) for o in outcomes] == [("train", "skipped"), ("compress", "skipped")] + [
+        (s, "done") for s in ("export", "bench", "check")]
+    assert "does not match its sha256" in outcomes[2].note and "stale" in outcomes[3].note
+    for stage in STAGES:
+        read_manifest(copy / stage)
+
+
+def test_stale_stages_are_refused_by_check_and_not_shown_in_the_report(tiny_run, tmp_path):
+    from sleepedge.budget import check_budget
+    from sleepedge.pipeline import redo_reason
+    from sleepedge.report import build_report
+    from sleepedge.stages import StaleStageError
+
+    copy, cfg = _copy(tiny_run, tmp_path)
+    m = json.loads((copy / "compress" / "manifest.json").read_text())
+    m["created"] = "compress redone"
+    (copy / "compress" / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(StaleStageError, match="export is stale"):
+        check_budget("wearable", copy)
+    report = build_report(copy)
+    assert report.count("_stale, not shown:") == 3  # export, bench, check
+    assert "## 2. Two-stage compression" in report and "Selection (" in report
+    assert redo_reason(copy, "export", cfg).startswith("stale:") and redo_reason(copy, "compress", cfg) is None
+
+
+def test_another_budget_redoes_only_the_check(tiny_run, tmp_path):
+    copy, cfg = _copy(tiny_run, tmp_path)
+    other = load_config("tiny", ["check.preset=nrf52840"])
+    outcomes = run_pipeline(copy, other)
+    assert [o.status for o in outcomes] == ["skipped"] * 4 + ["done"] and "budget changed" in outcomes[-1].note
+    assert json.loads((copy / "check" / "manifest.json").read_text())["config"]["budget"] == "nrf52840"
+
+
+def test_a_bad_budget_is_refused_before_any_stage_runs(tmp_path):
+    from sleepedge.errors import BudgetError
+
+    with pytest.raises(BudgetError, match="nope"):
+        run_pipeline(tmp_path / "new", load_config("tiny", ["check.budget=nope"]))
+    assert not (tmp_path / "new" / "train").exists() and not (tmp_path / "new" / ".train.partial").exists()
+
+
+def test_overwrite_keeps_each_stage_until_its_replacement_is_complete(tiny_run, tmp_path, monkeypatch):
+    import sleepedge.export.stage as export_stage
+
+    copy, cfg = _copy(tiny_run, tmp_path)
+    before = (copy / "export" / "manifest.json").read_bytes()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("converter exploded halfway")
+
+    monkeypatch.setattr(export_stage, "export_models", broken)
+    outcomes = run_pipeline(copy, cfg, overwrite=True, stages=("export",))
+    assert outcomes[0].status == "failed" and (copy / "export" / "manifest.json").read_bytes() == before
+
+
+def test_docs_figures_render_every_table_of_the_run(tiny_run):
+    from sleepedge.docs_figures import demo_document, summary_block
+
+    run, _, _ = tiny_run
+    p = {"commit": "0" * 40, "label": "SYNTHETIC data (tiny)", "synthetic": True}
+    table = summary_block(run, p)
+    for row in ("parameters", "MACs per 30-s epoch", "test macro-F1, int8 TFLite", "budget"):
+        assert row in table, row
+    doc = demo_document(run, p)
+    for section in ("## Wall time", "## Compression", "## Recipes", "## Export", "## Bench", "## Budget check"):
+        assert section in doc, section
+    assert "not written by this run" not in doc

@@ -51,3 +51,28 @@ def test_finished_stage_is_not_overwritten(tiny_train):
     run, cfg, _ = tiny_train
     with pytest.raises(StageExistsError, match="overwrite"):
         run_train_stage(run, cfg)
+
+
+def test_interrupted_training_resumes_only_with_the_same_settings(tmp_path, monkeypatch, caplog):
+    """The partial state lives in RUN/.train.partial; a rerun with other settings must not mix the two."""
+    import sleepedge.train.loop as loop
+    from sleepedge.config import ConfigError
+
+    run, cfg = tmp_path / "run", load_config("tiny", ["train.epochs=2", "train.patience=0"])
+    real_save = loop._save_state
+
+    def save_then_stop(path, state):
+        real_save(path, state)
+        raise KeyboardInterrupt  # Ctrl-C right after the first epoch's state was saved
+
+    monkeypatch.setattr(loop, "_save_state", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        run_train_stage(run, cfg)
+    monkeypatch.undo()
+    assert (run / ".train.partial" / "train_state.pt").is_file() and not (run / "train").exists()
+    with pytest.raises(ConfigError, match=r"train\.lr.*--overwrite"):
+        run_train_stage(run, load_config("tiny", ["train.epochs=2", "train.patience=0", "train.lr=0.01"]))
+    caplog.set_level("INFO")
+    manifest = run_train_stage(run, cfg)
+    assert "resuming training from" in caplog.text
+    assert manifest["metrics"]["epochs_run"] == 2 and not (run / ".train.partial").exists()

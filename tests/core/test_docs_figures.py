@@ -1,0 +1,77 @@
+"""Figures rendered from the run they describe: block replacement and the provenance refusals."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from sleepedge.docs_figures import FiguresError, provenance, record_timing, replace_block
+
+
+def test_replace_block_touches_only_its_block():
+    text = "a\n<!-- figures:x -->\nold\n<!-- /figures:x -->\nb\n<!-- figures:y -->\nkeep\n<!-- /figures:y -->\n"
+    out = replace_block(text, "x", "new\nlines", "README.md")
+    assert "new\nlines" in out and "old" not in out and "keep" in out and out.startswith("a\n") and "\nb\n" in out
+    with pytest.raises(FiguresError, match="figures:z"):
+        replace_block(text, "z", "", "README.md")
+
+
+def _repo(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for cmd in (["init", "-q"], ["config", "user.email", "t@t"], ["config", "user.name", "t"]):
+        subprocess.run(["git", "-C", str(repo), *cmd], check=True)
+    (repo / "code.py").write_text("x = 1\n")
+    (repo / "README.md").write_text("readme\n")
+    subprocess.run(["git", "-C", str(repo), "add", "."], check=True)
+    subprocess.run(["git", "-C", str(repo), "commit", "-qm", "c"], check=True)
+    return repo, subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+
+
+def _run(tmp_path, commit, dirty=False):
+    run = tmp_path / f"run-{commit[:6]}-{dirty}"
+    (run / "train").mkdir(parents=True, exist_ok=True)
+    (run / "train" / "manifest.json").write_text(json.dumps({
+        "env": {"git_commit": commit, "git_dirty": dirty}, "dataset": {"label": "SYNTHETIC data", "synthetic": True}}))
+    return run
+
+
+def test_provenance_accepts_the_same_code_and_docs_only_changes(tmp_path):
+    repo, commit = _repo(tmp_path)
+    (repo / "README.md").write_text("new figures\n")  # docs may change after the run
+    p = provenance(_run(tmp_path, commit), repo)
+    assert p["commit"] == commit and p["synthetic"]
+
+
+def test_provenance_refuses_a_dirty_run_and_other_code(tmp_path):
+    repo, commit = _repo(tmp_path)
+    with pytest.raises(FiguresError, match="uncommitted"):
+        provenance(_run(tmp_path, commit, dirty=True), repo)
+    (repo / "code.py").write_text("x = 2\n")
+    with pytest.raises(FiguresError, match="differs"):
+        provenance(_run(tmp_path, commit), repo)
+
+
+def test_timing_record(tmp_path):
+    f = tmp_path / "install_seconds"
+    f.write_text("81\n")
+    (tmp_path / "run").mkdir()
+    rec = json.loads(record_timing(tmp_path / "run", f, 300.0).read_text())
+    assert rec["install_seconds"] == 81 and rec["total_seconds"] == 381
+
+
+def test_capture_keeps_the_command_and_refuses_failures(tmp_path, monkeypatch):
+    import sys
+
+    from sleepedge import docs_figures
+
+    repo, _ = _repo(tmp_path)
+    out = docs_figures.capture("probe", [sys.executable, "-c", "print('| a |')"], markdown=True, repo=repo)
+    text = out.read_text()
+    assert out == repo / "docs" / "generated" / "probe.md" and "| a |" in text and "python" in text and "commit" in text
+    with pytest.raises(FiguresError, match="exited 3"):
+        docs_figures.capture("bad", [sys.executable, "-c", "import sys; sys.exit(3)"], markdown=False, repo=repo)
+    (repo / "code.py").write_text("x = 3\n")
+    with pytest.raises(FiguresError, match="uncommitted"):
+        docs_figures.capture("probe", [sys.executable, "-c", "print(1)"], markdown=True, repo=repo)

@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUN ?= runs/demo
 
-.PHONY: venv demo test test-fast bench-train aarch64-check docs-figures docs-measurements clean
+.PHONY: venv demo test test-fast bench-train aarch64-check docs-figures docs-measurements yardstick converters aarch64-predict clean
 
 venv: $(VENV)/.installed
 
@@ -46,6 +46,19 @@ bench-train: venv
 # Functional check of the bench on aarch64 under qemu (needs root + apt; downloads cached).
 aarch64-check: venv
 	PYTHON=$(abspath $(BIN))/python scripts/aarch64_check.sh
+
+# Deployment figures (docs/streaming.md, docs/converters.md, docs/predict.md), each from a finished $(RUN).
+yardstick: venv
+	$(BIN)/python -m sleepedge.firmware_bench.yardstick $(RUN)
+
+# onnx2tf vs the tf_keras build on the same models (~15 min on 2 cores; add --aarch64 ROOTFS:SITE for emulated timings).
+converters: venv
+	$(BIN)/python -m sleepedge.export.compare_converters --arch quick --arch quick:0.6:32 --out runs/converters
+
+# predict wall time for one 8-hour synthetic night, x86 and aarch64 under qemu (needs root + apt the first time).
+aarch64-predict: venv
+	PYTHON=$(abspath $(BIN))/python scripts/aarch64_predict.sh \
+	  --model $(RUN)/export/compressed/stream_tflite_int8/features.tflite --model $(RUN)/export/compressed/stream_tflite_int8/head.tflite
 
 clean:
 	rm -rf $(VENV) build *.egg-info

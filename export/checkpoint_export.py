@@ -14,9 +14,12 @@ from sleepedge.runfolder import atomic_copy
 
 from .carray import write_c_array
 from .formats import FORMATS, ExportFormat, get_formats
+from .int8_convert import int8_job
+from .keras_convert import run_keras
 from .onnx_export import export_onnx, torch_logits
 from .rows import check_file, fail, new_row, tflm_input
-from .tflite_convert import Onnx2TfJob, run_onnx2tf, write_calibration
+from .stream_export import export_stream
+from .tflite_convert import Onnx2TfJob, run_onnx2tf
 from .tflm import measure_arena
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,19 @@ def model_info(model, seq_len: int) -> dict[str, Any]:
             "arch": model.arch.to_dict(), "seq_len": seq_len}
 
 
+def keras_jobs(model, work: Path, fmts: list[ExportFormat], calib_x: np.ndarray, seq_len: int,
+               timeout_s: float, int8_attempts: int = 4) -> dict[str, Onnx2TfJob]:
+    """The Keras-converter runs the window rows need (one child writes every requested output; an integer
+    output is converted until fully integer, up to ``int8_attempts`` times, as :mod:`.int8_convert` does)."""
+    tfl = [f for f in fmts if f.converter == "keras" and not f.stream]
+    if not tfl:
+        return {}
+    outputs = list(dict.fromkeys(f.onnx2tf_output for f in tfl))
+    calib = calib_x if any(f.is_int8 for f in tfl) else None
+    job = run_keras(model, "window", seq_len, work / "keras_window", calib, outputs, timeout_s, attempts=int8_attempts)
+    return {f.name: job for f in tfl}
+
+
 def onnx2tf_jobs(onnx_path: Path, work: Path, fmts: list[ExportFormat], calib_x: np.ndarray,
                  timeout_s: float, int8_attempts: int = 4) -> dict[str, Onnx2TfJob]:
     """Run the conversions the tflite rows need: ``{format name: job that made its file}``.
@@ -58,24 +74,16 @@ def onnx2tf_jobs(onnx_path: Path, work: Path, fmts: list[ExportFormat], calib_x:
     then quantised from that SavedModel by :mod:`.int8_convert` in a child process, so a crashing
     calibration never costs the fp32 row and every integer file is checked to be fully integer.
     """
-    from .int8_convert import quantize_saved_model
-
     jobs: dict[str, Onnx2TfJob] = {}
-    tfl = [f for f in fmts if f.converter == "onnx2tf"]
+    tfl = [f for f in fmts if f.converter == "onnx2tf" and not f.stream]
     if not tfl:
         return jobs
     base = run_onnx2tf(onnx_path, work / "onnx2tf_fp32", None, timeout_s)
     jobs.update({f.name: base for f in tfl if not f.is_int8})
     quant = [f for f in tfl if f.is_int8]
     if quant:
-        if not base.ok:
-            return {**jobs, **{f.name: base for f in quant}}
-        calib = write_calibration(calib_x, work / "calib.npy")
-        q = quantize_saved_model(work / "onnx2tf_fp32" / "out", calib, work / "int8_convert", [f.onnx2tf_output for f in quant],
-                                 int8_attempts, timeout_s)
-        job = Onnx2TfJob("int8_convert", q.ok, q.reason, q.seconds, q.files, attempts=q.attempts, float_left=q.float_ops)
-        for key, ops in q.float_ops.items():
-            log.warning("%s: float operators %s remained after %d quantisations; the row lists them", key, ops, int8_attempts)
+        job = int8_job(base, work / "onnx2tf_fp32" / "out", work / "int8_convert", calib_x,
+                       [f.onnx2tf_output for f in quant], int8_attempts, timeout_s)
         jobs.update({f.name: job for f in quant})
     return jobs
 
@@ -87,7 +95,7 @@ def _tflite_row(row, fmt, job: Onnx2TfJob, model_dir: Path, root: Path, test, re
         row["quantize_attempts"] = job.attempts[fmt.onnx2tf_output]
     src = job.files.get(fmt.onnx2tf_output)
     if not job.ok or src is None:
-        return fail(row, job.reason or f"onnx2tf wrote no *_{fmt.onnx2tf_output}.tflite")
+        return fail(row, job.reason or f"{fmt.converter} wrote no *_{fmt.onnx2tf_output}.tflite")
     dst = atomic_copy(src, model_dir / f"{fmt.name}{fmt.suffix}", overwrite=overwrite)
     return check_file(row, fmt, dst, root, test[0], test[1], ref, tol, subjects=test[2])
 
@@ -100,7 +108,8 @@ def _microcontroller_view(row: dict, path: Path, test_x: np.ndarray, ecfg, overw
     else:
         row["tflm_status"] = "skipped"
     if row["input_dtype"] == "int8" and ecfg.c_array:
-        cc, h = write_c_array(path, path.parent, stem="model_data", overwrite=overwrite)
+        stem = "model_data" if row["format"] == "tflite_int8" else f"{row['format']}_data"
+        cc, h = write_c_array(path, path.parent, stem=stem, overwrite=overwrite)
         row["c_source"], row["c_header"] = (p.relative_to(path.parent.parent).as_posix() for p in (cc, h))
 
 
@@ -133,16 +142,25 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, calib_x: np.n
     """
     from sleepedge.models import load_checkpoint
 
+    model, _ = load_checkpoint(checkpoint)
+    return export_model(model, out_dir, calib_x, test_x, test_y, cfg, model_name, overwrite, test_subjects=test_subjects)
+
+
+def export_model(model, out_dir: str | Path, calib_x: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, cfg,
+                 model_name: str = "model", overwrite: bool = False, test_subjects: np.ndarray | None = None,
+                 extra_info: dict[str, Any] | None = None) -> list[dict]:
+    """:func:`export_checkpoint` for a model in memory (e.g. the untrained reference); ``test_subjects`` gives
+    the subject of each test sequence, for subject-level bootstrap confidence intervals in the rows;
+    ``extra_info`` is added to every row (``untrained``, ``label``)."""
     ecfg, root = export_section(cfg), Path(out_dir)
     fmts = get_formats(list(ecfg.formats))
-    model, _ = load_checkpoint(checkpoint)
     check_arrays(test_x, test_y, model.arch.epoch_samples, "test data")
     check_arrays(calib_x, None, model.arch.epoch_samples, "calibration data")
     if calib_x.shape[1] != test_x.shape[1]:
         raise DataError(f"calibration sequences have {calib_x.shape[1]} epochs, test sequences {test_x.shape[1]}")
     test = pick_test(test_x, test_y, ecfg.test_sequences, test_subjects)
     ref = torch_logits(model, test[0])
-    info = model_info(model, int(test_x.shape[1]))
+    info = {**model_info(model, int(test_x.shape[1])), "untrained": False, **(extra_info or {})}
     model_dir, work = root / model_name, root / model_name / ".work"
     model_dir.mkdir(parents=True, exist_ok=True)
     rows = _export_all(model, fmts, model_name, info, model_dir, work, root, calib_x, test, ref, ecfg, overwrite)
@@ -153,6 +171,13 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, calib_x: np.n
 def _export_all(model, fmts, name, info, model_dir, work, root, calib_x, test, ref, ecfg, overwrite) -> list[dict]:
     rows = {f.name: new_row(name, f, info) for f in fmts}
     work.mkdir(parents=True, exist_ok=True)
+    stream = [f for f in fmts if f.stream]
+    if stream:
+        rows.update(export_stream(model, stream, rows, model_dir, work, root, calib_x, test, ref, ecfg, overwrite))
+    fmts = [f for f in fmts if not f.stream]
+    if not fmts:
+        _int8_vs_fp32(rows)
+        return list(rows.values())
     onnx_fmt = "onnx_fp32" in rows
     onnx_path = model_dir / "onnx_fp32.onnx" if onnx_fmt else work / "model.onnx"
     t0 = time.perf_counter()
@@ -165,6 +190,7 @@ def _export_all(model, fmts, name, info, model_dir, work, root, calib_x, test, r
         check_file(rows["onnx_fp32"], FORMATS["onnx_fp32"], onnx_path, root, test[0], test[1], ref, ecfg.parity_tol,
                    subjects=test[2])
     jobs = onnx2tf_jobs(onnx_path, work, fmts, calib_x, ecfg.timeout_s, ecfg.int8_attempts)
+    jobs.update(keras_jobs(model, work, fmts, calib_x, info["seq_len"], ecfg.timeout_s, ecfg.int8_attempts))
     for fmt in fmts:
         if fmt.name not in jobs:
             continue
@@ -174,13 +200,14 @@ def _export_all(model, fmts, name, info, model_dir, work, root, calib_x, test, r
             _microcontroller_view(row, root / row["file"], test[0], ecfg, overwrite)
     _log_failed_jobs(jobs, model_dir)
     _int8_vs_fp32(rows)
-    return [rows[f.name] for f in fmts]
+    return list(rows.values())
 
 
 def _log_failed_jobs(jobs: dict[str, Onnx2TfJob], model_dir: Path) -> None:
     """Keep the full onnx2tf output of a failed conversion beside the files (``<job>.log``)."""
     for job in {j.name: j for j in jobs.values()}.values():
-        log_file = model_dir / ".work" / job.name / ("int8_convert.log" if job.name == "int8_convert" else "onnx2tf.log")
+        log_name = {"int8_convert": "int8_convert.log"}.get(job.name, "keras.log" if job.name.startswith("keras") else "onnx2tf.log")
+        log_file = model_dir / ".work" / job.name / log_name
         if not job.ok and log_file.is_file():
             atomic_copy(log_file, model_dir / f"{job.name}.log", overwrite=True)
 
@@ -188,13 +215,19 @@ def _log_failed_jobs(jobs: dict[str, Onnx2TfJob], model_dir: Path) -> None:
 def _int8_vs_fp32(rows: dict[str, dict]) -> None:
     """Add ``accuracy_delta_vs_fp32`` / ``macro_f1_delta_vs_fp32`` (int8 minus fp32) to ok int8 rows.
 
-    The fp32 reference is the TFLite fp32 row when it is ok, else the ONNX row.
+    The fp32 reference is the TFLite fp32 row when it is ok, else the ONNX row (for a streaming pair: the
+    ONNX pair; for a Keras-converted row: the Keras fp32 row when it is ok). With both rows' per-subject
+    confusion matrices the deltas get paired subject-bootstrap CIs (``*_delta_vs_fp32_ci``, points).
     """
     from sleepedge.stats import cms_from_json, paired_delta_ci
 
-    ref = next((rows[n] for n in ("tflite_fp32", "onnx_fp32") if rows.get(n, {}).get("status") == "ok"), None)
+    window = next((rows[n] for n in ("tflite_fp32", "onnx_fp32") if rows.get(n, {}).get("status") == "ok"), None)
+    stream = next((rows[n] for n in ("stream_onnx_fp32",) if rows.get(n, {}).get("status") == "ok"), None)
+    keras = rows["tflite_fp32_keras"] if rows.get("tflite_fp32_keras", {}).get("status") == "ok" else window
     for r in rows.values():
-        if ref is not None and r["precision"] in ("int8", "int16x8") and r["status"] == "ok":
+        ref = stream if r["format"].startswith("stream_") else (keras if r["format"].endswith("_keras") else window)
+        if (ref is not None and r["precision"] in ("int8", "int16x8") and r["status"] == "ok"
+                and r.get("accuracy") is not None and ref.get("accuracy") is not None):
             r["fp32_reference"] = ref["format"]
             r["accuracy_delta_vs_fp32"] = r["accuracy"] - ref["accuracy"]
             r["macro_f1_delta_vs_fp32"] = r["macro_f1"] - ref["macro_f1"]

@@ -19,17 +19,21 @@ class ExportFormat:
     suffix : str
         File suffix of the exported file.
     converter : str
-        ``"torch.onnx"`` (PyTorch -> ONNX) or ``"onnx2tf"`` (ONNX -> TFLite).
+        ``"torch.onnx"`` (PyTorch -> ONNX), ``"onnx2tf"`` (ONNX -> TFLite, BiLSTM unrolled) or ``"keras"``
+        (the architecture rebuilt in tf_keras with the PyTorch weights -> TFLite, fused LSTM operators).
     runtime : str
         Runtime that validates the file: ``"onnxruntime"`` or ``"tflite"`` (ai-edge-litert).
     precision : str
         ``"fp32"`` or ``"int8"`` (weights and activations).
     onnx2tf_output : str
-        For onnx2tf rows, the suffix onnx2tf gives the file: ``<stem>_<onnx2tf_output>.tflite``.
+        For TFLite rows, the suffix the converter gives the file: ``<stem>_<onnx2tf_output>.tflite`` (the
+        Keras converter names its files like onnx2tf).
     int8_io : bool
         True when the model's input and output tensors are int8 (quantise in, dequantise out).
     description : str
         One line for the markdown table.
+    stream : bool
+        A streaming pair (per-epoch feature model + sequence head, two files) instead of one window model.
     """
 
     name: str
@@ -40,6 +44,7 @@ class ExportFormat:
     onnx2tf_output: str = ""
     int8_io: bool = False
     description: str = ""
+    stream: bool = False
 
     @property
     def is_int8(self) -> bool:
@@ -65,6 +70,22 @@ FORMATS: dict[str, ExportFormat] = {
         ExportFormat("tflite_int16x8", ".tflite", "onnx2tf", "tflite", "int16x8",
                      onnx2tf_output="full_integer_quant_with_int16_act",
                      description="TFLite int8 weights, int16 activations and int16 input/output (16x8)"),
+        # The second converter (docs/converters.md): fused UNIDIRECTIONAL_SEQUENCE_LSTM, ~70 operators in all.
+        ExportFormat("tflite_fp32_keras", ".tflite", "keras", "tflite", "fp32", onnx2tf_output="float32",
+                     description="TFLite float32 built from the architecture in tf_keras, fused LSTM"),
+        ExportFormat("tflite_int8_keras", ".tflite", "keras", "tflite", "int8", onnx2tf_output="full_integer_quant",
+                     int8_io=True, description="TFLite full-integer int8 from tf_keras, fused LSTM, int8 input/output"),
+        # Streaming pair for a wearable (docs/streaming.md): features (1, 1, 1, S) -> (1, F) once per epoch,
+        # head (1, L, 1, F) -> (1, L, C) over the cached features of the last L epochs.
+        ExportFormat("stream_onnx_fp32", ".onnx", "torch.onnx", "onnxruntime", "fp32", stream=True,
+                     description="streaming pair, ONNX: per-epoch features + sequence head"),
+        # The int8 pair is built with the Keras converter by default: its fused LSTM keeps the head's TFLite
+        # Micro arena small (onnx2tf's unrolled head needed ~7x the arena; measured in docs/converters.md).
+        ExportFormat("stream_tflite_int8", ".tflite", "keras", "tflite", "int8", onnx2tf_output="full_integer_quant",
+                     int8_io=True, stream=True, description="streaming pair, TFLite int8 (tf_keras, fused LSTM)"),
+        ExportFormat("stream_tflite_int8_onnx2tf", ".tflite", "onnx2tf", "tflite", "int8",
+                     onnx2tf_output="full_integer_quant", int8_io=True, stream=True,
+                     description="streaming pair, TFLite int8 (onnx2tf, unrolled LSTM)"),
     )
 }
 

@@ -22,13 +22,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .subprocess_run import SINGLE_THREAD, run_child
+
+if TYPE_CHECKING:
+    from .tflite_convert import Onnx2TfJob
+
+log = logging.getLogger(__name__)
 
 VARIANTS = {  # output key -> (activation type, float I/O)
     "full_integer_quant": ("int8", False),
@@ -136,6 +143,25 @@ def quantize_saved_model(saved_model: Path, calib_file: Path, out_dir: Path, var
         if r["float_ops"]:
             job.float_ops[key] = r["float_ops"]
     return job
+
+
+def int8_job(base: Onnx2TfJob, saved_model: Path, wdir: Path, calib_x: np.ndarray, variants: list[str], attempts: int,
+             timeout_s: float, name: str = "int8_convert") -> Onnx2TfJob:
+    """Quantise ``saved_model`` (the SavedModel of the fp32 onnx2tf run ``base``) into ``variants`` with
+    :mod:`.int8_convert`, in ``wdir``; ``base`` itself when the fp32 conversion failed.
+
+    ``calib_x`` is in the converted model's input layout (one sample per first-axis entry).
+    """
+    from .tflite_convert import Onnx2TfJob, write_calibration
+
+    if not base.ok:
+        return base
+    wdir.mkdir(parents=True, exist_ok=True)
+    calib = write_calibration(calib_x, wdir / "calib.npy")
+    q = quantize_saved_model(saved_model, calib, wdir, variants, attempts, timeout_s)
+    for key, ops in q.float_ops.items():
+        log.warning("%s: float operators %s remained after %d quantisations; the row lists them", key, ops, attempts)
+    return Onnx2TfJob(name, q.ok, q.reason, q.seconds, q.files, attempts=q.attempts, float_left=q.float_ops)
 
 
 if __name__ == "__main__":

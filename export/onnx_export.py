@@ -16,8 +16,9 @@ INPUT_NAME = "x"
 OUTPUT_NAME = "logits"
 
 
-def export_onnx(model, path: str | Path, seq_len: int, opset: int = 17, overwrite: bool = False) -> Path:
-    """Write ``model`` as ONNX with the fixed input ``(1, seq_len, 1, epoch_samples)``.
+def export_onnx(model, path: str | Path, seq_len: int, opset: int = 17, overwrite: bool = False,
+                input_shape: tuple[int, ...] | None = None, output_name: str = OUTPUT_NAME) -> Path:
+    """Write ``model`` as ONNX with the fixed input ``(1, seq_len, 1, epoch_samples)`` (or ``input_shape``).
 
     The TorchScript exporter (``dynamo=False``) turns each LSTM layer into one ONNX ``LSTM`` node
     and embeds the weights in the file; a fixed shape is what onnx2tf and TFLite Micro need.
@@ -34,6 +35,10 @@ def export_onnx(model, path: str | Path, seq_len: int, opset: int = 17, overwrit
         ONNX opset (17 or later).
     overwrite : bool
         Replace an existing file.
+    input_shape : tuple of int, optional
+        Another fixed input shape (the streaming parts: ``(1, 1, 1, S)`` and ``(1, L, 1, F)``).
+    output_name : str
+        Name of the output tensor.
 
     Returns
     -------
@@ -43,14 +48,15 @@ def export_onnx(model, path: str | Path, seq_len: int, opset: int = 17, overwrit
     import torch
 
     model.eval()
-    dummy = torch.zeros(1, seq_len, 1, model.arch.epoch_samples, dtype=torch.float32)
+    shape = input_shape or (1, seq_len, 1, model.arch.epoch_samples)
+    dummy = torch.zeros(*shape, dtype=torch.float32)
     buf = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         # the TorchScript tracer warns (TracerWarning, UserWarning, DeprecationWarning) about Python-side shape
         # checks, Slice constant folding and its own deprecation: harmless for this fixed-shape export
         warnings.simplefilter("ignore")
         torch.onnx.export(model, (dummy,), buf, dynamo=False, opset_version=opset, do_constant_folding=True,
-                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME])
+                          input_names=[INPUT_NAME], output_names=[output_name])
     import onnx
 
     onnx.checker.check_model(onnx.load_from_string(buf.getvalue()))

@@ -27,6 +27,33 @@ def _cell(key: str, v: Any) -> str:
     return f"{v:,}" if isinstance(v, int) else str(v).replace("|", "/")
 
 
+def _row_cell(r: dict[str, Any], key: str) -> str:
+    if key == "model" and r.get("untrained"):
+        return f"{r['model']} (untrained reference)"
+    if key == "format" and r.get("converter") not in (None, "torch.onnx", "onnx2tf"):
+        return f"{r['format']} ({r['converter']})"
+    return _cell(key, r.get(key))
+
+
+STREAM_ARENA_GOAL = 64 * 1024  # issue 11: the compressed pair's TFLite Micro arenas together
+
+
+def stream_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per measured int8 streaming pair: both arenas, the feature ring buffer and the RAM they need;
+    for the compressed model, whether the arenas meet the 64 KiB goal."""
+    out = []
+    for r in rows:
+        if r.get("kind") == "stream" and r.get("tflm_arena_features_bytes") is not None:
+            goal = ""
+            if r["model"] == "compressed" and r.get("tflm_arena_bytes") is not None:
+                met = r["tflm_arena_bytes"] <= STREAM_ARENA_GOAL
+                goal = f"; arenas {'within' if met else 'OVER'} the {STREAM_ARENA_GOAL // 1024} KiB goal"
+            out.append(f"- {r['model']}/{r['format']}: TFLite Micro arenas features {_cell('tflm_arena_bytes', r['tflm_arena_features_bytes'])}"
+                       f" + head {_cell('tflm_arena_bytes', r.get('tflm_arena_head_bytes'))}, feature buffer "
+                       f"{r['feature_buffer_bytes']:,} bytes ({r['stream_window']} epochs x {r['n_features']} int8); "
+                       f"RAM {_cell('tflm_arena_bytes', r.get('stream_ram_bytes'))}; fits {', '.join(r.get('fits_boards') or []) or 'none'}"
+                       + goal)
+    return out
 def _ci(row: dict[str, Any], metric: str) -> str:
     ci = row.get(f"{metric}_delta_vs_fp32_ci")
     return f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else ""
@@ -35,7 +62,7 @@ def _ci(row: dict[str, Any], metric: str) -> str:
 def formats_markdown(rows: list[dict[str, Any]], title: str = "Export formats") -> str:
     """A markdown table with one line per row, then the failure reasons."""
     head = "| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS) + "\n"
-    body = "".join("| " + " | ".join(_cell(k, r.get(k)) for k in COLUMNS) + " |\n" for r in rows)
+    body = "".join("| " + " | ".join(_row_cell(r, k) for k in COLUMNS) + " |\n" for r in rows)
     notes = [f"- {r['model']}/{r['format']}: {r['reason']}" for r in rows if r.get("reason")]
     notes += [f"- {r['model']}/{r['format']}: TFLite Micro {r['tflm_status']}: {r.get('tflm_reason')}"
               for r in rows if r.get("tflm_reason")]
@@ -47,7 +74,11 @@ def formats_markdown(rows: list[dict[str, Any]], title: str = "Export formats") 
               f"{100 * r['accuracy_delta_vs_fp32']:+.2f}{_ci(r, 'accuracy')} points vs {r['fp32_reference']}"
               + (f"; int8 input range clipped at ±{r['calib_clip_uv']:.0f} µV" if r.get("calib_clip_uv") else "")
               for r in rows if r.get("macro_f1_delta_vs_fp32") is not None]
+    legend += ("Streaming pairs (stream_*): features model + sequence head, sizes and arenas summed; scored by running "
+               "the pair on every test window. Untrained reference: paper-size DeepSleepNet with random weights, no accuracy.\n")
     text = f"# {title}\n\n" + head + body + legend
+    if stream_lines(rows):
+        text += "\nStreaming pairs on a microcontroller:\n\n" + "\n".join(stream_lines(rows)) + "\n"
     if deltas:
         text += ("\nint8 vs fp32 (same test sequences, each file's own runtime; [95 % CI] paired over the test subjects):\n\n"
                  + "\n".join(deltas) + "\n")

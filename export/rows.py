@@ -62,7 +62,8 @@ def check_file(row: dict[str, Any], fmt: ExportFormat, path: Path, export_root: 
         Parity tolerance (max abs logit difference); None = report only.
     subjects : ndarray or None
         Subject of each test sequence: the row then keeps one confusion matrix per subject
-        (``subject_confusion``), for paired comparisons between formats.
+        (``subject_confusion``), for paired comparisons between formats, and subject-level bootstrap
+        confidence intervals of its scores (``accuracy_ci`` ...).
     """
     row.update(file=path.relative_to(export_root).as_posix(), file_bytes=path.stat().st_size, parity_tol=tol)
     try:
@@ -74,14 +75,28 @@ def check_file(row: dict[str, Any], fmt: ExportFormat, path: Path, export_root: 
             if not verdict["ok"]:
                 return fail(row, verdict["reason"])
         logits = runtime_logits(fmt.runtime, path, test_x)
-        row["parity_max_abs"] = max_abs_diff(logits, ref_logits)
-        row.update(score(logits, test_y, ref_logits.argmax(-1)))
-        if subjects is not None:
-            from sleepedge.stats import cms_to_json, subject_confusions
-
-            row["subject_confusion"] = cms_to_json(subject_confusions(test_y, logits.argmax(-1), subjects))
     except Exception as exc:  # a file its runtime cannot run is a failed row, not a dead export
         return fail(row, f"{fmt.runtime} could not run {path.name}: {type(exc).__name__}: {exc}")
+    return finish_row(row, logits, test_y, ref_logits, tol, subjects)
+
+
+def finish_row(row: dict[str, Any], logits: np.ndarray, test_y: np.ndarray, ref_logits: np.ndarray,
+               tol: float | None, subjects: np.ndarray | None = None) -> dict[str, Any]:
+    """Parity against PyTorch, test scores (none for the untrained reference) and the verdict of one row.
+
+    With ``subjects``: the per-subject confusion matrices (``subject_confusion``, for paired comparisons
+    between formats) and the scores' subject-bootstrap CIs (``accuracy_ci`` ..., :mod:`sleepedge.stats`).
+    """
+    row["parity_max_abs"] = max_abs_diff(logits, ref_logits)
+    untrained = bool(row.get("untrained"))
+    scores = score(logits, test_y, ref_logits.argmax(-1), None if untrained else subjects)
+    if untrained:  # random weights: parity and agreement with PyTorch mean something, accuracy does not
+        scores = {k: (v if k == "agreement_torch" else None) for k, v in scores.items()}
+    elif subjects is not None:
+        from sleepedge.stats import cms_to_json, subject_confusions
+
+        row["subject_confusion"] = cms_to_json(subject_confusions(test_y, logits.argmax(-1), subjects))
+    row.update(scores)
     if tol is not None and row["parity_max_abs"] > tol:
         return fail(row, f"parity: max |logit difference| {row['parity_max_abs']:.3g} > tolerance {tol:g}")
     row["status"] = "ok"

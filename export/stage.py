@@ -15,7 +15,9 @@ from sleepedge.runfolder import (
 from sleepedge.stages import require_fresh, stage_transaction
 
 from .calibration import calibration_sample, clip_range
+from .card import CARD_NAME, model_card
 from .checkpoint_export import export_checkpoint, export_section
+from .reference import export_reference
 from .report import formats_markdown
 
 log = logging.getLogger(__name__)
@@ -39,9 +41,22 @@ def load_sequences(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_subjects(path: str | Path) -> np.ndarray | None:
-    """The ``subject`` of each sequence of a ``test.npz`` (None for files written before it was recorded)."""
+    """The ``subject`` of each sequence of a ``test.npz``; for files written before it was recorded, parsed from
+    the ``record`` names (Sleep-EDF ``SC4ssN..``, synthetic ``SYNsssnn``; another name counts as its own
+    subject, numbered after the parsed ones); None when the file has neither."""
+    import re
+
     with np.load(path) as z:
-        return z["subject"].astype(np.int64) if "subject" in z.files else None
+        if "subject" in z.files:
+            return z["subject"].astype(np.int64)
+        if "record" not in z.files:
+            return None
+        records = [str(r) for r in z["record"]]
+    pats = (re.compile(r"^SC4(\d\d)\d"), re.compile(r"^SYN(\d{3})\d\d"))
+    parsed = [next((int(m.group(1)) for p in pats if (m := p.match(r))), None) for r in records]
+    first_free = max([p for p in parsed if p is not None], default=-1) + 1
+    others = {r: first_free + i for i, r in enumerate(dict.fromkeys(r for r, p in zip(records, parsed) if p is None))}
+    return np.asarray([p if p is not None else others[r] for r, p in zip(records, parsed)], dtype=np.int64)
 
 
 def stage_inputs(run_dir: Path, compressed: bool | None) -> tuple[dict[str, Path], Path]:
@@ -87,9 +102,11 @@ def run_export_stage(run_dir: str | Path, cfg, overwrite: bool = False, compress
 
 def export_models(models: dict[str, Path], test_npz: Path, calib_npz: Path, out: Path, cfg,
                   parent: Path | None, overwrite: bool = False) -> Path:
-    """Export each named checkpoint into ``out/<name>/``, then write ``formats.md`` and the manifest."""
+    """Export each named checkpoint into ``out/<name>/`` and the untrained reference (``export.reference_arch``)
+    into ``out/deepsleepnet/``, then write ``formats.md``, a model card per model and the manifest."""
     ecfg = export_section(cfg)
     test_x, test_y = load_sequences(test_npz)
+    subjects = load_subjects(test_npz)
     cx, cy = load_sequences(calib_npz)
     calib_x, clip_uv = clip_range(calibration_sample(cx, cy, ecfg.calib_sequences, seed=ecfg.calib_seed),
                                   ecfg.calib_clip_percentile)
@@ -97,8 +114,8 @@ def export_models(models: dict[str, Path], test_npz: Path, calib_npz: Path, out:
              f"+-{clip_uv:.0f} uV (percentile {ecfg.calib_clip_percentile:g} of |x|)" if clip_uv else "no bound (min/max)")
     rows: list[dict[str, Any]] = []
     for name, ckpt in models.items():
-        rows += export_checkpoint(ckpt, out, calib_x, test_x, test_y, cfg, name, overwrite=overwrite,
-                                  test_subjects=load_subjects(test_npz))
+        rows += export_checkpoint(ckpt, out, calib_x, test_x, test_y, cfg, name, overwrite=overwrite, test_subjects=subjects)
+    rows += export_reference(out, calib_x, test_x, test_y, cfg, overwrite=overwrite)  # untrained: no subject scores
     for r in rows:
         if r["precision"] in ("int8", "int16x8"):
             r["calib_clip_uv"] = clip_uv
@@ -107,16 +124,41 @@ def export_models(models: dict[str, Path], test_npz: Path, calib_npz: Path, out:
     md = atomic_write_text(out / "formats.md", formats_markdown(rows, title), overwrite=True)
     # The test sample stays a manifest *input* (RUN/train/test.npz, sha256 recorded): every output must lie
     # inside the export folder, because the bench packs the outputs into a board bundle.
-    outputs: dict[str, Path] = {"formats_md": md}
-    for r in rows:
-        if r["status"] == "ok":
-            outputs[f"{r['model']}/{r['format']}"] = out / r["file"]
-        if r.get("c_source"):
-            outputs[f"{r['model']}/c_source"], outputs[f"{r['model']}/c_header"] = out / r["c_source"], out / r["c_header"]
+    outputs: dict[str, Path] = {"formats_md": md, **row_outputs(rows, out)}
+    if ecfg.model_card:
+        outputs.update(write_cards(rows, out, parent))
     write_manifest(out, "export", outputs=outputs, inputs={**models, "test": test_npz, "calib": calib_npz},
                    parent=parent, config=cfg.to_dict() if hasattr(cfg, "to_dict") else {}, dataset=dataset,
                    metrics={"rows": rows, "calib_sequences_used": len(calib_x), "calib_clip_uv": clip_uv})
     return out
+
+
+def row_outputs(rows: list[dict[str, Any]], out: Path) -> dict[str, Path]:
+    """Manifest outputs of the rows: ``<model>/<format>`` (a streaming pair: ``/features`` and ``/head``), C arrays."""
+    outputs: dict[str, Path] = {}
+    for r in rows:
+        if r["status"] == "ok" and r.get("files"):
+            outputs.update({f"{r['model']}/{r['format']}/{part}": out / f for part, f in r["files"].items()})
+        elif r["status"] == "ok":
+            outputs[f"{r['model']}/{r['format']}"] = out / r["file"]
+        if r.get("c_source"):
+            key = r["model"] if r["format"] == "tflite_int8" else f"{r['model']}/{r['format']}"
+            outputs[f"{key}/c_source"], outputs[f"{key}/c_header"] = out / r["c_source"], out / r["c_header"]
+        for key, f in (r.get("c_files") or {}).items():
+            outputs[f"{r['model']}/{r['format']}/{key}"] = out / f
+    return outputs
+
+
+def write_cards(rows: list[dict[str, Any]], out: Path, parent: Path | None) -> dict[str, Path]:
+    """``<model>/MODEL_CARD.md`` for every model of the rows, from the rows and the parent manifests."""
+    from sleepedge.envinfo import environment_info
+
+    run = out.parent
+    read = lambda stage: read_manifest(run / stage, verify=False) if (run / stage / MANIFEST_NAME).is_file() else {}  # noqa: E731
+    train, compress = read("train"), read("compress")
+    env = environment_info()
+    return {f"{m}/model_card": atomic_write_text(out / m / CARD_NAME, model_card(m, rows, train, compress, env), overwrite=True)
+            for m in dict.fromkeys(r["model"] for r in rows)}
 
 
 def export_single(checkpoint: str | Path, data_dir: str | Path, out_dir: str | Path, cfg,

@@ -55,6 +55,7 @@ def tflite_logits(path: str | Path, x: np.ndarray, threads: int = 1) -> np.ndarr
         if in_dtype.kind == "i":
             xi = quantize(xi, i["quantization"][0], i["quantization"][1], in_dtype.type)
         it.set_tensor(i["index"], xi)
+        it.reset_all_variables()  # a fused LSTM keeps its state in variable tensors: every sequence starts from zero
         it.invoke()
         out = it.get_tensor(o["index"])
         outs.append(dequantize(out, *o["quantization"]) if out_dtype.kind == "i" else out.astype(np.float32))
@@ -72,9 +73,20 @@ def runtime_logits(runtime: str, path: str | Path, x: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown runtime {runtime!r}")
 
 
-def score(logits: np.ndarray, y: np.ndarray, torch_pred: np.ndarray) -> dict[str, float]:
-    """Accuracy, macro-F1, kappa against ``y`` and agreement with the PyTorch predictions."""
+def score(logits: np.ndarray, y: np.ndarray, torch_pred: np.ndarray, groups: np.ndarray | None = None) -> dict[str, Any]:
+    """Accuracy, macro-F1, kappa against ``y`` and agreement with the PyTorch predictions; with ``groups``
+    (the subject of each sequence) also their subject-level bootstrap 95 % confidence intervals."""
     pred = logits.argmax(-1)
     m = classification_metrics(y.ravel(), pred.ravel())
-    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "kappa": m["kappa"],
-            "agreement_torch": agreement(pred, torch_pred)}
+    out: dict[str, Any] = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "kappa": m["kappa"],
+                           "agreement_torch": agreement(pred, torch_pred)}
+    if groups is not None:
+        from sleepedge.stats import LEVEL, N_BOOT, score_ci, subject_confusions
+
+        cms = subject_confusions(y, pred, groups)
+        out["ci_groups"] = len(cms)
+        if len(cms) >= 2:  # one subject resampled is always itself: no interval
+            ci = score_ci(cms)
+            out.update({f"{m}_ci": [ci[m]["lo"], ci[m]["hi"]] for m in ("accuracy", "macro_f1", "kappa")})
+            out["ci_method"] = f"subject-level bootstrap (sleepedge.stats), {N_BOOT} resamples, {LEVEL:.0%} percentile interval"
+    return out

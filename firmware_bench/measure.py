@@ -26,7 +26,8 @@ class Measurement:
 
     target: Target
     load: dict[str, Any] = field(default_factory=dict)
-    rounds_ms: list[list[float]] = field(default_factory=list)
+    rounds_ms: list[list[float]] = field(default_factory=list)  # a streaming pair: its feature model (one epoch)
+    head_rounds_ms: list[list[float]] = field(default_factory=list)  # a streaming pair: its head (one decision)
     memory: dict[str, Any] = field(default_factory=dict)
     logits: np.ndarray | None = None
 
@@ -61,10 +62,7 @@ def _run_group(group: list[Measurement], settings: BenchSettings, window: Path, 
         for r in range(settings.rounds):
             order = [(r + k) % len(group) for k in range(len(group))]
             for i in order:
-                m = group[i]
-                _step(m, clients, i, lambda c: m.rounds_ms.append(c.request(
-                    "time", warmup=settings.warmup, min_time_s=settings.min_time_s,
-                    min_runs=settings.min_runs)["times_ms"]))
+                _step(group[i], clients, i, lambda c, m=group[i]: _time_round(m, c, settings))
             log.info("round %d/%d done", r + 1, settings.rounds)
         for i, m in enumerate(group):
             _step(m, clients, i, lambda c: _finish(m, c, test_x, work_dir / f"logits_{i}.npy"))
@@ -85,15 +83,29 @@ def _step(m: Measurement, clients: dict[int, WorkerClient], i: int, fn) -> None:
         clients[i].kill()
 
 
+def _time_round(m: Measurement, client: WorkerClient, settings: BenchSettings) -> None:
+    """One timing round; a streaming pair times its two parts back to back, each for half the minimum time."""
+    if not m.target.is_pair:
+        m.rounds_ms.append(client.request("time", warmup=settings.warmup, min_time_s=settings.min_time_s,
+                                          min_runs=settings.min_runs)["times_ms"])
+        return
+    for part, store in (("features", m.rounds_ms), ("head", m.head_rounds_ms)):
+        store.append(client.request("time", warmup=settings.warmup, min_time_s=settings.min_time_s / 2,
+                                    min_runs=settings.min_runs, part=part)["times_ms"])
+
+
 def _load(m: Measurement, client: WorkerClient, settings: BenchSettings, window: Path) -> None:
     t = m.target
     m.load = client.request("load", runtime=t.runtime, path=str(t.path), threads=settings.threads,
-                            xnnpack=t.xnnpack, window=str(window))
+                            xnnpack=t.xnnpack, window=str(window),
+                            head_path=str(t.head_path) if t.head_path else None)
     log.info("%s: load %.1f ms, first inference %.1f ms", t.key, m.load["load_ms"], m.load["first_inference_ms"])
 
 
 def _finish(m: Measurement, client: WorkerClient, test_x: Path, out: Path) -> None:
     """Memory first (so the test set held during prediction does not count), then test-set logits."""
     m.memory = client.request("memory")
+    if m.target.untrained:  # random weights: its stages mean nothing, and scoring the test set would cost time
+        return
     client.request("predict", x=str(test_x), out=str(out))
     m.logits = np.load(out)

@@ -10,6 +10,7 @@ from .device import device_label
 
 MIB = 1024 * 1024
 GOAL = {"speedup": 5.0, "size": 10.0}  # issue 5: compressed int8 TFLite vs baseline fp32, one thread
+YARDSTICK_GOAL = {"speedup": 30.0, "size": 300.0}  # issue 11: compressed int8 vs paper-size DeepSleepNet fp32
 
 
 def fmt(value: Any, digits: int = 2, scale: float = 1.0) -> str:
@@ -44,6 +45,7 @@ TABLE = [  # (header, row key, digits, scale)
     ("file MiB", "file_bytes", 2, MIB), ("params", "params", 0, 1), ("load ms", "load_ms", 1, 1),
     ("first ms", "first_inference_ms", 1, 1), ("p50 ms/window", "latency_ms_p50", 2, 1),
     ("p90", "latency_ms_p90", 2, 1), ("p99", "latency_ms_p99", 2, 1), ("ms/epoch", "latency_ms_per_epoch_p50", 3, 1),
+    ("features ms", "latency_ms_feature_p50", 3, 1), ("head ms", "latency_ms_head_p50", 3, 1),
     ("epochs/s", "epochs_per_s", 0, 1), ("round spread %", "round_spread_pct", 1, 1),
     ("peak RSS MiB", "peak_rss_bytes", 1, MIB), ("RSS + MiB", "rss_increase_bytes", 1, MIB),
     ("TFLM arena KiB", "tflm_arena_bytes", 0, 1024), ("accuracy", "accuracy", 3, 1), ("macro-F1", "macro_f1", 3, 1),
@@ -51,10 +53,16 @@ TABLE = [  # (header, row key, digits, scale)
 ]
 
 
-def _speedup_cell(r: dict[str, Any]) -> str:
-    s = fmt(r.get("speedup_vs_ref"))
-    if s and r.get("speedup_vs_ref_min") is not None and r.get("speedup_vs_ref_max") != r.get("speedup_vs_ref_min"):
-        s += f" ({fmt(r['speedup_vs_ref_min'])}-{fmt(r['speedup_vs_ref_max'])})"
+def model_label(r: dict[str, Any]) -> str:
+    """The model cell: the untrained reference says so."""
+    return f"{r['model']} (untrained reference)" if r.get("untrained") else str(r["model"])
+
+
+def _speedup_cell(r: dict[str, Any], suffix: str = "ref") -> str:
+    s = fmt(r.get(f"speedup_vs_{suffix}"))
+    lo, hi = r.get(f"speedup_vs_{suffix}_min"), r.get(f"speedup_vs_{suffix}_max")
+    if s and lo is not None and hi != lo:
+        s += f" ({fmt(lo)}-{fmt(hi)})"
     return s
 
 
@@ -64,6 +72,7 @@ def results_table(rows: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for r in rows:
         cells = [fmt(r.get(k), d, s) for _, k, d, s in TABLE]
+        cells[0] = model_label(r)
         cells += [_speedup_cell(r), fmt(r.get("size_ratio_vs_ref")), fmt(r.get("memory_ratio_vs_ref")), r["status"]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -83,13 +92,15 @@ def results_markdown(rows: list[dict[str, Any]], settings: dict[str, Any], title
         f"Settings: {settings['threads']} thread(s), TFLite XNNPACK {xnn}; {settings['rounds']} interleaved round(s), "
         f"each at least {settings['min_time_s']} s and {settings['min_runs']} timed runs after {settings['warmup']} "
         f"warm-up runs; latency is per input window of {rows[0].get('seq_len') if rows else '?'} epochs "
-        "(set input, invoke, read output; int8 inputs are quantised once, outside the timed calls).",
+        "(set input, invoke, read output; int8 inputs are quantised once, outside the timed calls). Streaming pairs "
+        "(stream_*) time their feature model (one epoch) and their head (one decision) separately, each for half the "
+        "minimum time; their ms/epoch is features + head, their ms/window that of scoring a window (L features + 1 head).",
         f"Reference row: `{settings['reference']}`. Ratios are reference / row, so > 1 is better than the reference: "
-        "speedup = p50 latency ratio (range over the paired rounds), size ÷ = file bytes, peak mem ÷ = peak RSS of "
-        "the model's own process. All ratios come from this one run.", "",
+        "speedup = p50 latency per epoch ratio (range over the paired rounds), size ÷ = file bytes, peak mem ÷ = peak "
+        "RSS of the model's own process. All ratios come from this one run.", "",
         results_table(rows), "",
     ]
-    out += goal_lines(rows) + problem_lines(rows)
+    out += yardstick_section(rows) + goal_lines(rows) + yardstick_goal_lines(rows) + problem_lines(rows)
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -114,3 +125,51 @@ def problem_lines(rows: list[dict[str, Any]]) -> list[str]:
     if not bad:
         return []
     return ["Rows not measured:", ""] + [f"- `{r['key']}` {r['status']}: {r['reason']}" for r in bad] + [""]
+
+
+YARDSTICK_COLUMNS = [  # (header, key, digits, scale)
+    ("ms/epoch", "latency_ms_per_epoch_p50", 3, 1), ("x faster than DSN", "speedup_vs_yardstick", 1, 1),
+    ("x faster than baseline", "speedup_vs_ref", 2, 1), ("file MiB", "file_bytes", 3, MIB),
+    ("x smaller than DSN", "size_ratio_vs_yardstick", 1, 1), ("x smaller than baseline", "size_ratio_vs_ref", 2, 1),
+    ("peak RSS MiB", "peak_rss_bytes", 1, MIB), ("x less RSS than DSN", "memory_ratio_vs_yardstick", 2, 1),
+    ("x less RSS than baseline", "memory_ratio_vs_ref", 2, 1), ("accuracy", "accuracy", 3, 1),
+]
+
+
+def yardstick_section(rows: list[dict[str, Any]]) -> list[str]:
+    """The yardstick table: every measured row against the untrained paper-size DeepSleepNet (DSN) and against the
+    run's own baseline, side by side, both from this run. Empty when the bench has no yardstick row."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    spec = next((r.get("yardstick") for r in rows if r.get("yardstick")), None)
+    if not spec or not ok:
+        return []
+    heads = ["model", "format", "runtime"] + [h for h, *_ in YARDSTICK_COLUMNS]
+    out = ["## Against DeepSleepNet and against the baseline", "",
+           f"DSN = `{spec}`: DeepSleepNet at paper size with random weights (untrained reference: no accuracy); "
+           f"baseline = `{ok[0].get('reference')}`. Ratios are DSN / row and baseline / row from this one run "
+           "(speed: per 30-s epoch, range over the paired rounds).", "",
+           "| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+    for r in ok:
+        cells = [model_label(r), r["format"], r["runtime"] + ("" if r.get("xnnpack") in (None, False) else " +XNNPACK")]
+        for _, k, d, sc in YARDSTICK_COLUMNS:
+            cells.append(_speedup_cell(r, "yardstick") if k == "speedup_vs_yardstick" else
+                         _speedup_cell(r) if k == "speedup_vs_ref" else fmt(r.get(k), d, sc))
+        out.append("| " + " | ".join(cells) + " |")
+    return out + ["", "Per-epoch cost: a window model's window latency / epochs per window (a recording scored in "
+                  "windows); a streaming pair's feature call + head call (a decision every epoch).", ""]
+
+
+def yardstick_goal_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Issue 11's goal: compressed int8 at least 30x faster per epoch and 300x smaller than DeepSleepNet fp32."""
+    cands = [r for r in rows if r["model"] == "compressed" and r["format"] in ("tflite_int8", "stream_tflite_int8")
+             and r["status"] == "ok" and r.get("speedup_vs_yardstick") is not None]
+    if not cands:
+        return []
+    out = [f"Goal (compressed int8 vs DeepSleepNet fp32, same host and settings): >= {YARDSTICK_GOAL['speedup']:g}x "
+           f"faster per epoch, >= {YARDSTICK_GOAL['size']:g}x smaller.", ""]
+    for r in cands:
+        parts = [f"{n} {fmt(v, 1)}x {'met' if v is not None and v >= g else 'MISSED'}" for n, v, g in
+                 (("speed", r.get("speedup_vs_yardstick"), YARDSTICK_GOAL["speedup"]),
+                  ("size", r.get("size_ratio_vs_yardstick"), YARDSTICK_GOAL["size"]))]
+        out.append(f"- `{r['key']}`: " + "; ".join(parts))
+    return out + [""]

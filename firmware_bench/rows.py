@@ -19,11 +19,13 @@ log = logging.getLogger(__name__)
 
 def build_rows(measurements: list[Measurement], y: np.ndarray, settings: BenchSettings,
                device: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per measurement, then ``agreement_ref`` and ``*_vs_ref`` ratios against the reference row."""
+    """One row per measurement, then ``agreement_ref`` and ``*_vs_ref`` ratios against the reference row
+    and ``*_vs_yardstick`` ratios against the untrained paper-size DeepSleepNet (``settings.yardstick``)."""
     seq_len = int(y.shape[1])
     rows = [_row(m, y, seq_len, settings, device) for m in measurements]
     preds = {r["key"]: m.logits.argmax(-1) for r, m in zip(rows, measurements) if m.logits is not None}
     add_reference_fields(rows, preds, settings.reference)
+    add_ratio_fields(rows, settings.yardstick, "yardstick")
     return rows
 
 
@@ -36,15 +38,27 @@ def _row(m: Measurement, y: np.ndarray, seq_len: int, settings: BenchSettings, d
         "params": t.params, "seq_len": seq_len, **_input_fields(m.load.get("info") or {}), "load_ms": m.load.get("load_ms"),
         "first_inference_ms": m.load.get("first_inference_ms"),
     }
-    row.update(_latency_fields(m.rounds_ms, seq_len))
+    if t.is_pair:
+        row.update(pair_latency_fields(m.rounds_ms, m.head_rounds_ms, seq_len))
+    else:
+        row.update(_latency_fields(m.rounds_ms, seq_len))
     row.update(_memory_fields(m))
     row["tflm_arena_bytes"] = t.tflm_arena_bytes if t.precision == "int8" else None
     row.update(_accuracy_fields(m.logits, y))
+    row.update(_deployment_fields(t))
     row.update({"agreement_ref": None, "status": t.status if t.status != "pending" else "failed",
                 "reason": t.reason, "device": device, "emulated": bool(device.get("emulated"))})
     if row["status"] == "ok" and row["latency_ms_p50"] is None:
         row["status"], row["reason"] = "failed", "no timed runs"
     return row
+
+
+def _deployment_fields(t) -> dict[str, Any]:
+    """What kind of model the row measures: window model or streaming pair, trained or the untrained reference."""
+    e = t.export_row
+    return {"kind": "stream" if t.is_pair else "window", "untrained": t.untrained, "label": e.get("label"),
+            "files": e.get("files"), "converter": e.get("converter"), "stream_ram_bytes": e.get("stream_ram_bytes"),
+            "macs_per_epoch": e.get("macs_per_epoch")}
 
 
 def _input_fields(info: dict[str, Any]) -> dict[str, Any]:
@@ -67,6 +81,33 @@ def _latency_fields(rounds_ms: list[list[float]], seq_len: int) -> dict[str, Any
         # throughput: epochs classified per second of timed inference (total, so outliers count)
         "epochs_per_s": seq_len * s["n"] / (s["total_ms"] / 1000.0), "timed_runs": s["n"],
         "timed_s": s["total_ms"] / 1000.0, "round_p50_ms": round_p50, "round_spread_pct": round_spread(round_p50),
+        "round_p50_ms_per_epoch": [v / seq_len for v in round_p50],
+    }
+
+
+def pair_latency_fields(feat_rounds: list[list[float]], head_rounds: list[list[float]], seq_len: int) -> dict[str, Any]:
+    """Latency of a streaming pair: per epoch = one feature call + one head call (a decision every epoch).
+
+    ``latency_ms_p50`` is the cost of one window of ``seq_len`` epochs scored like a window model
+    (``seq_len`` feature calls and one head call), so per-window figures stay comparable too.
+    """
+    keys = ("latency_ms_feature_p50", "latency_ms_head_p50", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99",
+            "latency_ms_mean", "latency_ms_std", "latency_ms_per_epoch_p50", "epochs_per_s", "timed_runs", "timed_s",
+            "round_p50_ms", "round_spread_pct", "round_p50_ms_per_epoch")
+    if not feat_rounds or not head_rounds or not all(feat_rounds) or not all(head_rounds):
+        return dict.fromkeys(keys)
+    f, h = summarize([v for r in feat_rounds for v in r]), summarize([v for r in head_rounds for v in r])
+    per_epoch_rounds = [summarize(a)["p50"] + summarize(b)["p50"] for a, b in zip(feat_rounds, head_rounds)]
+    window = lambda fv, hv: seq_len * fv + hv  # noqa: E731
+    return {
+        "latency_ms_feature_p50": f["p50"], "latency_ms_head_p50": h["p50"],
+        "latency_ms_p50": window(f["p50"], h["p50"]), "latency_ms_p90": window(f["p90"], h["p90"]),
+        "latency_ms_p99": window(f["p99"], h["p99"]), "latency_ms_mean": window(f["mean"], h["mean"]),
+        "latency_ms_std": None, "latency_ms_per_epoch_p50": f["p50"] + h["p50"],
+        "epochs_per_s": 1000.0 / (f["mean"] + h["mean"]), "timed_runs": f["n"] + h["n"],
+        "timed_s": (f["total_ms"] + h["total_ms"]) / 1000.0,
+        "round_p50_ms": [window(summarize(a)["p50"], summarize(b)["p50"]) for a, b in zip(feat_rounds, head_rounds)],
+        "round_spread_pct": round_spread(per_epoch_rounds), "round_p50_ms_per_epoch": per_epoch_rounds,
     }
 
 
@@ -81,6 +122,7 @@ def _memory_fields(m: Measurement) -> dict[str, Any]:
 
 
 def _accuracy_fields(logits: np.ndarray | None, y: np.ndarray) -> dict[str, Any]:
+    """Test-set scores (None without predictions, e.g. for the untrained reference)."""
     if logits is None:
         return {"accuracy": None, "macro_f1": None, "kappa": None, "test_epochs": None}
     if logits.shape[:2] != y.shape:
@@ -112,14 +154,42 @@ def add_reference_fields(rows: list[dict[str, Any]], preds: dict[str, np.ndarray
             continue
         if r["key"] in preds and ref["key"] in preds:
             r["agreement_ref"] = agreement(preds[r["key"]], preds[ref["key"]])
-        r["speedup_vs_ref"] = _ratio(ref["latency_ms_p50"], r["latency_ms_p50"])
-        paired = [_ratio(a, b) for a, b in zip(ref["round_p50_ms"], r["round_p50_ms"])]
-        paired = [p for p in paired if p is not None]
-        if paired:  # per-round ratios: each round timed the reference and this row back to back
-            r["speedup_vs_ref_min"], r["speedup_vs_ref_max"] = min(paired), max(paired)
-        r["size_ratio_vs_ref"] = _ratio(ref["file_bytes"], r["file_bytes"])
-        r["memory_ratio_vs_ref"] = _ratio(ref["peak_rss_bytes"], r["peak_rss_bytes"])
-        r["rss_increase_ratio_vs_ref"] = _ratio(ref["rss_increase_bytes"], r["rss_increase_bytes"])
+        r.update(_ratios(ref, r, "ref"))
+
+
+def add_ratio_fields(rows: list[dict[str, Any]], spec: str, suffix: str) -> None:
+    """``speedup_vs_<suffix>`` (+ paired min/max), ``size_ratio_vs_<suffix>``, ``memory_ratio_vs_<suffix>`` and
+    ``rss_increase_ratio_vs_<suffix>`` of every ok row against the row ``spec`` (None when it was not measured)."""
+    ref = find_reference(rows, spec) if spec else None
+    usable = ref is not None and ref["status"] == "ok"
+    if spec and not usable:
+        log.warning("%s row %r %s: no ratios against it", suffix, spec, "not measured" if ref else "not in this bench")
+    for r in rows:
+        r[suffix] = spec if usable else None
+        r.update(dict.fromkeys(_ratio_keys(suffix)))
+        if usable and r["status"] == "ok":
+            r.update(_ratios(ref, r, suffix))
+
+
+def _ratio_keys(suffix: str) -> tuple[str, ...]:
+    return (f"speedup_vs_{suffix}", f"speedup_vs_{suffix}_min", f"speedup_vs_{suffix}_max", f"size_ratio_vs_{suffix}",
+            f"memory_ratio_vs_{suffix}", f"rss_increase_ratio_vs_{suffix}")
+
+
+def _ratios(ref: dict[str, Any], r: dict[str, Any], suffix: str) -> dict[str, Any]:
+    """Reference / row ratios (> 1 = better than the reference). Speed compares latency per 30-s epoch, so a
+    window model and a streaming pair compare on the same footing (see docs/streaming.md)."""
+    per_epoch = ref.get("latency_ms_per_epoch_p50") is not None and r.get("latency_ms_per_epoch_p50") is not None
+    key, rounds = ("latency_ms_per_epoch_p50", "round_p50_ms_per_epoch") if per_epoch else ("latency_ms_p50", "round_p50_ms")
+    out = {f"speedup_vs_{suffix}": _ratio(ref.get(key), r.get(key))}
+    paired = [_ratio(a, b) for a, b in zip(ref.get(rounds) or [], r.get(rounds) or [])]
+    paired = [p for p in paired if p is not None]
+    if paired:  # per-round ratios: each round timed the reference and this row back to back
+        out[f"speedup_vs_{suffix}_min"], out[f"speedup_vs_{suffix}_max"] = min(paired), max(paired)
+    out[f"size_ratio_vs_{suffix}"] = _ratio(ref["file_bytes"], r["file_bytes"])
+    out[f"memory_ratio_vs_{suffix}"] = _ratio(ref["peak_rss_bytes"], r["peak_rss_bytes"])
+    out[f"rss_increase_ratio_vs_{suffix}"] = _ratio(ref["rss_increase_bytes"], r["rss_increase_bytes"])
+    return out
 
 
 def _ratio(ref: float | None, value: float | None) -> float | None:

@@ -65,8 +65,17 @@ def resolve_tflite(requested: str) -> str | None:
     return None
 
 
-def load_runner(runtime: str, path: str | Path, threads: int, xnnpack: bool | None) -> Runner:
-    """Load a model file with the named runtime, fixing its thread count (and XNNPACK for TFLite)."""
+def load_runner(runtime: str, path: str | Path, threads: int, xnnpack: bool | None,
+                head_path: str | Path | None = None) -> Runner:
+    """Load a model file with the named runtime, fixing its thread count (and XNNPACK for TFLite).
+
+    With ``head_path``, ``path`` is the feature model of a streaming pair and the result is a
+    :class:`~sleepedge.firmware_bench.stream.PairRunner` (both parts in the same runtime).
+    """
+    if head_path is not None:
+        from .stream import PairRunner
+
+        return PairRunner(load_runner(runtime, path, threads, xnnpack), load_runner(runtime, head_path, threads, xnnpack))
     if runtime == ONNXRUNTIME:
         return _load_onnxruntime(Path(path), threads)
     if runtime in TFLITE_RUNTIMES:
@@ -94,7 +103,8 @@ def _load_onnxruntime(path: Path, threads: int) -> Runner:
     def run(x: np.ndarray) -> np.ndarray:
         return np.asarray(sess.run(None, {name: x})[0], dtype=np.float32)
 
-    info = {"input_shape": list(inputs[0].shape), "input_dtype": inputs[0].type, "version": ort.__version__}
+    info = {"input_shape": list(inputs[0].shape), "input_dtype": inputs[0].type, "version": ort.__version__,
+            "output_shape": list(sess.get_outputs()[0].shape)}
     return Runner(run, info)
 
 
@@ -128,6 +138,9 @@ def _load_tflite(path: Path, threads: int, xnnpack: bool, runtime: str) -> Runne
 
     def invoke(q: np.ndarray) -> np.ndarray:
         interp.set_tensor(inp["index"], q)
+        # A fused LSTM (UNIDIRECTIONAL_SEQUENCE_LSTM) keeps its state in variable tensors across invocations;
+        # every window starts from a zero state, as in PyTorch. A no-op for graphs without variables.
+        interp.reset_all_variables()
         interp.invoke()
         return interp.get_tensor(out["index"])
 
@@ -135,6 +148,7 @@ def _load_tflite(path: Path, threads: int, xnnpack: bool, runtime: str) -> Runne
         return dequantize(invoke(prepare(x)), out_scale, out_zp)
 
     info = {"input_shape": list(shape), "input_dtype": np.dtype(in_dtype).name,
+            "output_shape": [int(v) for v in out["shape"]],
             "input_scale": float(in_scale), "input_zero_point": int(in_zp),
             "output_scale": float(out_scale), "output_zero_point": int(out_zp), "version": runtime_version(runtime)}
     return Runner(run, info, prepare=prepare, invoke=invoke)

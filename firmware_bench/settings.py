@@ -17,7 +17,8 @@ class BenchSettings:
     """Everything that decides how a bench run measures.
 
     ``xnnpack`` lists the XNNPACK settings to bench TFLite models with ([False], [True] or both);
-    ``reference`` names the row (``model/format/runtime``) ratios and agreement are computed against.
+    ``reference`` names the row (``model/format/runtime``) ratios and agreement are computed against;
+    ``yardstick`` the untrained paper-size DeepSleepNet row of the second set of ratios ("" = none).
     """
 
     threads: int = 1
@@ -31,6 +32,7 @@ class BenchSettings:
     test_sequences: int = 0
     interleave: bool = True
     worker_timeout_s: float = 900.0
+    yardstick: str = "deepsleepnet/onnx_fp32/onnxruntime"
 
     @classmethod
     def from_config(cls, cfg: BenchConfig, xnnpack: str | None = None) -> "BenchSettings":
@@ -55,6 +57,8 @@ class BenchSettings:
             raise ConfigError(f"bench.runtimes: unknown {unknown} (known: {', '.join(KNOWN_RUNTIMES)})")
         if len(self.reference.split("/")) not in (3, 4):
             raise ConfigError(f"bench.reference: expected model/format/runtime, got {self.reference!r}")
+        if self.yardstick and len(self.yardstick.split("/")) not in (3, 4):
+            raise ConfigError(f"bench.yardstick: expected model/format/runtime or \"\", got {self.yardstick!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

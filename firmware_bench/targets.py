@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 BUNDLE_MANIFEST = "bundle.json"
 TORCH_CHECKPOINTS = {"baseline": ("train", "model"), "compressed": ("compress", "selected")}
+STREAM_PREFIX = "stream_"  # formats of a streaming pair: outputs <model>/<format>/features and .../head
 
 
 @dataclass
@@ -43,6 +44,16 @@ class Target:
     status: str = "pending"
     reason: str = ""
     export_row: dict[str, Any] = field(default_factory=dict)
+    head_path: Path | None = None  # a streaming pair: ``path`` is the feature model, this the head
+
+    @property
+    def is_pair(self) -> bool:
+        return self.format.startswith(STREAM_PREFIX)
+
+    @property
+    def untrained(self) -> bool:
+        """The untrained reference (paper-size DeepSleepNet, random weights): no accuracy, no test predictions."""
+        return bool(self.export_row.get("untrained"))
 
     @property
     def precision(self) -> str:
@@ -129,6 +140,7 @@ def build_targets(run_dir: Path, export_dir: Path, manifest: dict[str, Any], set
 
 
 def _runtimes_for(fmt: str, settings: BenchSettings) -> list[tuple[str, bool | None]]:
+    fmt = fmt.removeprefix(STREAM_PREFIX)
     if fmt.startswith("onnx"):
         return [(ONNXRUNTIME, None)] if ONNXRUNTIME in settings.runtimes else []
     if fmt.startswith("tflite"):
@@ -152,11 +164,15 @@ def _export_target(export_dir: Path, manifest: dict[str, Any], row: dict[str, An
         t.status, t.reason = "skipped", "no TFLite interpreter installed (pip install ai-edge-litert or tflite-runtime)"
         return t
     try:
-        t.path = output_path(export_dir, manifest, f"{t.model}/{t.format}")
+        if t.is_pair:
+            t.path = output_path(export_dir, manifest, f"{t.model}/{t.format}/features")
+            t.head_path = output_path(export_dir, manifest, f"{t.model}/{t.format}/head")
+        else:
+            t.path = output_path(export_dir, manifest, f"{t.model}/{t.format}")
     except ManifestError as exc:
         t.status, t.reason = "failed", str(exc)
         return t
-    t.file_bytes = t.path.stat().st_size
+    t.file_bytes = t.path.stat().st_size + (t.head_path.stat().st_size if t.head_path else 0)
     if not is_installed(runtime):
         t.status, t.reason = "skipped", f"{runtime} is not installed"
     return t
@@ -166,7 +182,7 @@ def _torch_targets(run_dir: Path, export_dir: Path, manifest: dict[str, Any]) ->
     """One ``torch_fp32`` row per exported model, from the checkpoint the export read (its sha256 checked)."""
     rows = manifest["metrics"]["rows"]
     out = []
-    for model in dict.fromkeys(r.get("model") for r in rows):
+    for model in dict.fromkeys(r.get("model") for r in rows if not r.get("untrained")):
         params = next((r.get("params") for r in rows if r.get("model") == model and r.get("params")), None)
         t = Target(model=model, format="torch_fp32", runtime=TORCH, params=params)
         if not is_installed(TORCH):

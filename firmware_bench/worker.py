@@ -38,13 +38,15 @@ class WorkerState:
         return self.runner
 
 
-def op_load(state: WorkerState, runtime: str, path: str, threads: int, xnnpack: bool | None, window: str) -> dict[str, Any]:
-    """Import the runtime, load the model, run the first inference; report times and RSS at each step."""
+def op_load(state: WorkerState, runtime: str, path: str, threads: int, xnnpack: bool | None, window: str,
+            head_path: str | None = None) -> dict[str, Any]:
+    """Import the runtime, load the model (with ``head_path``: a streaming pair), run the first inference;
+    report times and RSS at each step."""
     importlib.import_module(_RUNTIME_MODULE[runtime])  # the RSS baseline holds the runtime library, not the model
     state.window = np.ascontiguousarray(np.load(window), dtype=np.float32)
     rss_before = current_rss_bytes()
     t0 = time.perf_counter_ns()
-    state.runner = load_runner(runtime, path, threads, xnnpack)
+    state.runner = load_runner(runtime, path, threads, xnnpack, head_path=head_path)
     load_ms = (time.perf_counter_ns() - t0) / 1e6
     rss_after_load = current_rss_bytes()
     t0 = time.perf_counter_ns()
@@ -55,9 +57,10 @@ def op_load(state: WorkerState, runtime: str, path: str, threads: int, xnnpack: 
             "pid": os.getpid()}
 
 
-def op_time(state: WorkerState, warmup: int, min_time_s: float, min_runs: int) -> dict[str, Any]:
-    """One timing round on the loaded model: warm-up calls, then timed calls (ms each)."""
-    call = state.loaded().timed_call(state.window)
+def op_time(state: WorkerState, warmup: int, min_time_s: float, min_runs: int, part: str | None = None) -> dict[str, Any]:
+    """One timing round on the loaded model (``part`` of a streaming pair): warm-up calls, then timed calls (ms each)."""
+    runner = state.loaded()
+    call = runner.timed_call(state.window, part) if part else runner.timed_call(state.window)
     return {"times_ms": time_runs(call, warmup, min_time_s, min_runs)}
 
 

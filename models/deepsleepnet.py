@@ -116,12 +116,19 @@ class DeepSleepNet(nn.Module):
         feats = torch.cat([self.small(flat), self.large(flat)], dim=1)
         return self.feat_drop(feats).reshape(b, t, -1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feats = self.features(x)
+    def sequence(self, feats: torch.Tensor) -> torch.Tensor:
+        """Logits from cached CNN features: ``(batch, seq, cnn_features)`` -> ``(batch, seq, n_classes)``.
+
+        BiLSTM, FC shortcut and classifier: the sequence head of the streaming export
+        (:mod:`sleepedge.models.streaming`), which runs on the features of the last epochs.
+        """
         b, t, f = feats.shape
         seq, _ = self.lstm(feats)
         short = torch.relu(self.shortcut_bn(self.shortcut(feats.reshape(b * t, f)))).reshape(b, t, -1)
         return self.head(self.out_drop(seq + short))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.sequence(self.features(x))
 
 
 def build_model(arch: DeepSleepNetArch) -> DeepSleepNet:

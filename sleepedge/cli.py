@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "bench": "sleepedge.commands.bench",
     "check": "sleepedge.commands.check",
     "pipeline": "sleepedge.commands.pipeline",
+    "predict": "sleepedge.commands.predict",
 }
 
 # Exit status of every failure that is not a verdict: bad input, a refused action, an error inside

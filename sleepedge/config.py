@@ -101,7 +101,8 @@ class CompressConfig:
 
 @dataclass
 class ExportConfig:
-    formats: list[str] = field(default_factory=lambda: ["onnx_fp32", "tflite_fp32", "tflite_int8"])
+    formats: list[str] = field(default_factory=lambda: ["onnx_fp32", "tflite_fp32", "tflite_int8", "stream_onnx_fp32",
+                                                        "stream_tflite_int8"])
     opset: int = 17
     parity_tol: float = 1e-4
     calib_sequences: int = 64  # class-stratified real training sequences for int8 calibration
@@ -114,6 +115,13 @@ class ExportConfig:
     calib_clip_percentile: float = 99.9  # clip calibration inputs at this percentile of |x| (sets the int8 input range); 100 = min/max
     tflm_max_arena: int = 67108864  # bytes of the TFLite Micro arena for the measuring run
     c_array: bool = True  # write model_data.cc / model_data.h for the int8-I/O TFLite model
+    # The yardstick: paper-size DeepSleepNet with seeded random weights ("untrained reference"), exported beside the
+    # run's models with the run's window, for latency/size/memory ratios. "" = none. TFLite formats only when asked.
+    reference_arch: str = "paper"
+    reference_formats: list[str] = field(default_factory=lambda: ["onnx_fp32"])
+    reference_seed: int = 0
+    reference_test_sequences: int = 4  # parity of the reference's files is checked on this many test sequences
+    model_card: bool = True  # MODEL_CARD.md beside every exported model (figures from the rows and manifests)
 
 
 @dataclass
@@ -130,6 +138,8 @@ class BenchConfig:
     test_sequences: int = 0  # test sequences scored (and packed into a bundle); 0 = all
     interleave: bool = True  # keep one worker per model alive and time them A, B, A, B ...; False = one at a time
     worker_timeout_s: float = 900.0  # a worker that does not answer a request within this is reported failed
+    # second set of ratios, against the untrained paper-size DeepSleepNet the export adds ("" = none)
+    yardstick: str = "deepsleepnet/onnx_fp32/onnxruntime"
 
 
 @dataclass

@@ -102,6 +102,12 @@ def _export_formats() -> tuple[str, ...]:
     return tuple(FORMATS)
 
 
+def _window_formats() -> tuple[str, ...]:
+    from sleepedge.export.formats import FORMATS
+
+    return tuple(n for n, f in FORMATS.items() if not f.stream)  # the yardstick is exported as window models only
+
+
 def _bench_runtimes() -> tuple[str, ...]:
     from sleepedge.firmware_bench.runtimes import KNOWN_RUNTIMES
 
@@ -194,6 +200,11 @@ RULES: dict[str, Rule] = {
     "export.c_array": BOOL,
     "export.int8_attempts": POSITIVE_INT,
     "export.calib_clip_percentile": Rule(lo=0, lo_open=True, hi=100, what="in (0, 100] (100 = the data's own min/max)"),
+    "export.reference_arch": Rule(choices=lambda: ("", *_arch_names()), what="an architecture preset or \"\" (no yardstick)"),
+    "export.reference_formats": Rule(choices=_window_formats, unique=True),  # [] = no yardstick
+    "export.reference_seed": SEED,
+    "export.reference_test_sequences": Rule(lo=0, what=">= 0 (0 = every test sequence)"),
+    "export.model_card": BOOL,
     "bench.threads": POSITIVE_INT,
     "bench.xnnpack": BOOL,
     "bench.warmup": COUNT,
@@ -205,6 +216,7 @@ RULES: dict[str, Rule] = {
     "bench.test_sequences": Rule(lo=0, what=">= 0 (0 = every test sequence)"),
     "bench.interleave": BOOL,
     "bench.worker_timeout_s": POSITIVE,
+    "bench.yardstick": Rule(pattern=r"([^/\s]+/[^/\s]+/[^/\s]+(/[^/\s]+)?)?", what="model/format/runtime[/xnnpack] or \"\" (none)"),
     "check.budget": ANY,
     "check.preset": TEXT,
 }

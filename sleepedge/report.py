@@ -118,10 +118,13 @@ def _demote(lines: list[str]) -> list[str]:
 
 
 def _export_section(run: Path) -> list[str]:
-    lines = ["## 3. Export (ONNX, TFLite fp32 / int8, TFLite Micro)", ""]
-    if _manifest(run, "export") is None:
+    lines = ["## 3. Export (ONNX, TFLite fp32 / int8, streaming pair, TFLite Micro)", ""]
+    m = _manifest(run, "export")
+    if m is None:
         return lines + _missing(run, "export")
-    return lines + _include(run / "export" / "formats.md")
+    cards = sorted(k for k in m.get("outputs", {}) if k.endswith("/model_card"))
+    links = [f"[{k.split('/')[0]}](export/{m['outputs'][k]['path']})" for k in cards]
+    return lines + _include(run / "export" / "formats.md") + ([f"Model cards: {', '.join(links)}.", ""] if links else [])
 
 
 def _bench_section(run: Path) -> list[str]:

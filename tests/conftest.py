@@ -25,3 +25,15 @@ def sleep_edf_shared() -> Path:
             pytest.skip(f"{d} not present (SLEEPEDGE_ALLOW_MISSING_SHARED=1)")
         pytest.fail(f"real Sleep-EDF material not found at {d}; set SLEEPEDGE_SHARED_DATA")
     return d
+
+
+@pytest.fixture(scope="session")
+def stream_run(tmp_path_factory) -> Path:
+    """Run folder whose export holds tiny window + streaming ONNX models and the untrained paper-size reference
+    (deploy_fixtures.build_stream_run); do not write into it."""
+    import torch
+
+    from deploy_fixtures import build_stream_run
+
+    torch.set_num_threads(1)
+    return build_stream_run(tmp_path_factory.mktemp("stream") / "run")

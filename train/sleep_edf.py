@@ -9,6 +9,7 @@ import datetime as _dt
 import logging
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +149,41 @@ def _signal(raw, psg: Path, epoch_index: np.ndarray) -> np.ndarray:
         raise DataError(f"{psg}: channel {channel!r} is flat (standard deviation {np.std(x):.3g} uV over the "
                         f"kept epochs)")
     return x
+
+
+@dataclass
+class Recording:
+    """The EEG of one recording without a hypnogram: every full 30-s epoch from the start, in microvolts."""
+
+    path: Path
+    channel: str
+    sfreq: float
+    start: _dt.datetime  # from the EDF header
+    x: np.ndarray  # float32 (n_epochs, 30 * sfreq)
+
+
+def read_recording(psg: str | Path, channel: str = "EEG Fpz-Cz", sfreq: float = 100.0,
+                   resample: bool = False) -> Recording:
+    """Read one EDF recording for scoring (``sleepedge predict``): the same reader and refusals as training.
+
+    Every full 30-s epoch from the start of the recording is returned (a trailing partial epoch is
+    dropped); no hypnogram is needed and no wake is trimmed.
+
+    Raises
+    ------
+    DataError
+        File missing, corrupt or truncated EDF, no such channel, another sampling rate (unless
+        ``resample``), a recording shorter than one epoch, NaN or flat signal.
+    """
+    psg = Path(psg)
+    if not psg.is_file():
+        raise DataError(f"{psg}: file not found")
+    raw = _check_rate(_open_raw(psg, channel), psg, float(sfreq), resample)
+    n_epochs = int(raw.n_times // int(round(EPOCH_SEC * raw.info["sfreq"])))
+    if n_epochs == 0:
+        raise DataError(f"{psg}: recording is shorter than one 30-s epoch")
+    x = _signal(raw, psg, np.arange(n_epochs))
+    return Recording(path=psg, channel=channel, sfreq=float(raw.info["sfreq"]), start=edf_start(psg), x=x)
 
 
 def read_night(

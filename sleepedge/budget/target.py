@@ -100,6 +100,8 @@ def read_bench_rows(bench_dir: Path, notes: list[str]) -> list[dict[str, Any]] |
 def _model_names(rows: list[dict[str, Any]] | None, more: list[dict[str, Any]] | None = None) -> list[str]:
     names: list[str] = []
     for r in (rows or []) + (more or []):
+        if r.get("untrained"):  # the paper-size yardstick (random weights) is never a deployable model
+            continue
         if r["model"] not in names:
             names.append(r["model"])
     return names

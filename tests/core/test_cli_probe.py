@@ -151,6 +151,40 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("pipeline-out-is-file", ["pipeline", "--preset", "tiny", "--out", "{file}"], 2, "{file}"),
     ("pipeline-bad-setting", ["pipeline", "--preset", "tiny", "--out", "{tmp}/p", "--set", "train.epochs=0"], 2,
      "train.epochs"),
+    # --- predict (scores EDF nights with exported files; reads with the training reader)
+    ("predict-model-missing", ["predict", "--model", "{tmp}/no.onnx", "{file}", "--out", "{tmp}/o"], 2, "{tmp}/no.onnx"),
+    ("predict-model-not-a-model", ["predict", "--model", "{bin}", "{file}", "--out", "{tmp}/o"], 2, "{bin}"),
+    ("predict-model-random-onnx", ["predict", "--model", "{b}", "{file}", "--out", "{tmp}/o"], 2, "{b}"),
+    ("predict-three-models", ["predict", "--model", "{b}", "--model", "{b}", "--model", "{b}", "{file}", "--out",
+                              "{tmp}/o"], 2, "--model"),
+    ("predict-pair-of-two-kinds", ["predict", "--model", "{b}", "--model", "{run}/export/compressed/model.onnx",
+                                   "{file}", "--out", "{tmp}/o"], 2, "one kind"),
+    ("predict-lone-feature-model", ["predict", "--model", "{b}", "{file}", "--out", "{tmp}/o"], 2, "second --model"),
+    ("predict-model-folder-not-export", ["predict", "--model", "{tmp}", "{file}", "--out", "{tmp}/o"], 2, "{tmp}"),
+    ("predict-model-folder-manifest-list", ["predict", "--model", "{run}/export/compressed", "{file}", "--out",
+                                            "{tmp}/o"], 2, "{run}/export/manifest.json"),
+    ("predict-model-folder-rows-not-list", ["predict", "--model", "{run}/export/compressed", "{file}", "--out",
+                                           "{tmp}/o"], 2, "{run}/export/manifest.json"),
+    ("predict-format-unknown", ["predict", "--model", "{run}/export/compressed", "--format", "bogus", "{file}",
+                                "--out", "{tmp}/o"], 2, "bogus"),
+    ("predict-recording-missing", ["predict", "--model", "{run}/export/compressed/model.onnx", "{tmp}/none.edf",
+                                   "--out", "{tmp}/o"], 2, "{tmp}/none.edf"),
+    ("predict-recording-random", ["predict", "--model", "{run}/export/compressed/model.onnx", "{bin}", "--out",
+                                  "{tmp}/o"], 2, "{bin}"),
+    ("predict-recording-empty", ["predict", "--model", "{run}/export/compressed/model.onnx", "{file}", "--out",
+                                 "{tmp}/o"], 2, "{file}"),
+    ("predict-folder-without-edf", ["predict", "--model", "{run}/export/compressed/model.onnx", "{tmp}", "--out",
+                                    "{tmp}/o"], 2, "{tmp}"),
+    ("predict-out-is-file", ["predict", "--model", "{run}/export/compressed/model.onnx", "{bin}", "--out", "{file}"],
+     2, "{file}"),
+    ("predict-threads-0", ["predict", "--model", "{run}/export/compressed/model.onnx", "{bin}", "--out", "{tmp}/o",
+                           "--threads", "0"], 2, "--threads"),
+    ("predict-lag-text", ["predict", "--model", "{run}/export/compressed/model.onnx", "{bin}", "--out", "{tmp}/o",
+                          "--lag", "x"], 2, "--lag"),
+    ("predict-lag-window-model", ["predict", "--model", "{run}/export/compressed/model.onnx", "{bin}", "--out",
+                                  "{tmp}/o", "--lag", "1"], 2, "--lag"),
+    ("predict-mode-unknown", ["predict", "--model", "{run}/export/compressed/model.onnx", "{bin}", "--out", "{tmp}/o",
+                              "--mode", "live"], 2, "--mode"),
     ("data-fetch-subjects", ["data", "fetch", "--subjects", "x-y"], 2, "--subjects"),
     ("data-fetch-nights", ["data", "fetch", "--nights", "7"], 2, "--nights"),
     ("data-prepare-subjects", ["data", "prepare", "--dataset", "synthetic", "--subjects", "1-"], 2, "--subjects"),
@@ -277,6 +311,16 @@ def _setup(case: str, run: Path, tmp: Path) -> str:  # noqa: C901 - one branch p
         cut = {"check-cut-tflite": data[: len(data) // 2], "check-magic-only-tflite": data[:8],
                "check-empty-file": b""}.get(case, data)
         return str(_w(tmp / "model.tflite", cut))
+    elif case == "predict-model-random-onnx":
+        return str(_w(tmp / "x.onnx", os.urandom(3000)))
+    elif case in ("predict-three-models", "predict-pair-of-two-kinds"):
+        return str(_w(tmp / "x.tflite", os.urandom(300)))
+    elif case == "predict-lone-feature-model":
+        return str(_feature_model(tmp / "features.onnx"))
+    elif case == "predict-model-folder-manifest-list":
+        _w(run / "export" / "manifest.json", "[]")
+    elif case == "predict-model-folder-rows-not-list":
+        _edit_manifest(run / "export", lambda m: m["metrics"].update(rows="x"))
     elif case == "preset-binary":
         return str(_w(tmp / "p.toml", os.urandom(50) + b"\xff"))
     elif case == "preset-wrong-type":
@@ -284,6 +328,20 @@ def _setup(case: str, run: Path, tmp: Path) -> str:  # noqa: C901 - one branch p
     elif case == "preset-section-not-table":
         return str(_w(tmp / "p.toml", "train = 3\n"))
     return ""
+
+
+def _feature_model(path: Path) -> Path:
+    """A streaming feature model of the tiny architecture (one epoch in, CNN features out), as ONNX."""
+    import torch
+
+    from sleepedge.export.onnx_export import export_onnx
+    from sleepedge.models import DeepSleepNet, get_arch
+    from sleepedge.models.streaming import split_model
+
+    torch.manual_seed(0)
+    model = DeepSleepNet(get_arch("tiny")).eval()
+    features, _ = split_model(model)
+    return export_onnx(features, path, 1, 17, input_shape=(1, 1, 1, model.arch.epoch_samples), output_name="features")
 
 
 def _fill(args: list[str], values: dict[str, str]) -> list[str]:

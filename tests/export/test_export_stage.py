@@ -18,7 +18,8 @@ ROW_KEYS = {"model", "format", "status", "reason", "file", "file_bytes", "params
 
 
 def _onnx_only():
-    return load_config("tiny", ["export.formats=onnx_fp32", "export.test_sequences=4"])
+    # no untrained paper-size reference here (its 94 MiB ONNX costs seconds); test_reference_row covers it
+    return load_config("tiny", ["export.formats=onnx_fp32", "export.test_sequences=4", "export.reference_arch="])
 
 
 @pytest.fixture()
@@ -102,7 +103,7 @@ def test_cli_from_train_and_single_checkpoint(run_dir, tmp_path, capsys):
     assert _cli(["--checkpoint", str(run_dir / "compress" / "selected.pt"), "--data", str(run_dir / "train"),
                  "--out", str(out), "--name", "compressed"]) == 0
     m = read_manifest(out)
-    assert list(m["outputs"]) == ["formats_md", "compressed/onnx_fp32"] and "test" in m["inputs"]
+    assert list(m["outputs"]) == ["formats_md", "compressed/onnx_fp32", "compressed/model_card"] and "test" in m["inputs"]
     assert m["config"]["export"]["formats"] == ["onnx_fp32"]  # the run's config, not the quick preset
 
 

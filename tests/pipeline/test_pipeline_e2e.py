@@ -98,6 +98,20 @@ def test_rerun_with_other_config_is_refused(tiny_run):
         run_pipeline(run, load_config("tiny", ["train.epochs=9"]))
 
 
+def test_deployment_outputs_streaming_pair_yardstick_and_cards(tiny_run):
+    run, _, _ = tiny_run
+    rows = {(r["model"], r["format"]): r for r in json.loads((run / "export" / "manifest.json").read_text())["metrics"]["rows"]}
+    pair = rows[("compressed", "stream_tflite_int8")]
+    assert pair["status"] == "ok" and pair["tflm_arena_bytes"] == pair["tflm_arena_features_bytes"] + pair["tflm_arena_head_bytes"]
+    assert rows[("deepsleepnet", "onnx_fp32")]["untrained"] is True
+    bench = json.loads((run / "bench" / "results.json").read_text())
+    assert any(r["model"] == "deepsleepnet" and r["untrained"] for r in bench)
+    assert all(r["speedup_vs_yardstick"] for r in bench if r["status"] == "ok" and r["model"] == "compressed")
+    report = (run / "report.md").read_text()
+    assert "## Against DeepSleepNet and against the baseline" in report and "MODEL_CARD.md" in report
+    assert (run / "export" / "compressed" / "MODEL_CARD.md").is_file()
+
+
 def _copy(tiny_run, tmp_path):
     run, cfg, _ = tiny_run
     return Path(shutil.copytree(run, tmp_path / "run")), cfg

@@ -1,0 +1,134 @@
+"""Load an exported model for scoring: one window model, or a streaming pair (features + head).
+
+A file's kind is read from its tensors, so no manifest is needed: a window model maps ``(1, L, 1, S)``
+to ``(1, L, C)``; a feature model maps ``(1, 1, 1, S)`` to ``(1, F)``; a head maps ``(1, L, 1, F)`` to
+``(1, L, C)``. An export folder of one model (``RUN/export/compressed``) is resolved through the export
+manifest with ``fmt``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sleepedge.errors import DataError
+from sleepedge.firmware_bench.runtimes import ONNXRUNTIME, Runner, load_runner, resolve_tflite
+from sleepedge.firmware_bench.stream import PairRunner
+
+DEFAULT_FORMATS = ("stream_tflite_int8", "tflite_int8", "stream_onnx_fp32", "onnx_fp32")
+
+
+@dataclass
+class ExportedModel:
+    """A loaded exported model: ``kind`` ``window`` or ``pair``, its window ``seq_len`` and epoch length."""
+
+    kind: str
+    runner: Any  # Runner (window) or PairRunner (pair)
+    seq_len: int
+    epoch_samples: int
+    files: list[Path]
+    runtime: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        what = "streaming pair" if self.kind == "pair" else "window model"
+        return f"{what} {', '.join(p.name for p in self.files)} ({self.runtime}, window {self.seq_len} epochs)"
+
+
+def _runtime_for(path: Path) -> str:
+    if path.suffix == ".onnx":
+        return ONNXRUNTIME
+    if path.suffix == ".tflite":
+        rt = resolve_tflite("tflite")
+        if rt is None:
+            raise DataError(f"{path}: no TFLite interpreter installed (pip install ai-edge-litert)")
+        return rt
+    raise DataError(f"{path}: not an exported model (expected .onnx or .tflite)")
+
+
+def _load(path: Path, runtime: str, threads: int) -> Runner:
+    if not path.is_file():
+        raise DataError(f"{path}: model file not found")
+    try:
+        return load_runner(runtime, path, threads, False)
+    except Exception as exc:  # runtimes raise many types for a damaged file
+        raise DataError(f"{path}: {runtime} cannot load it ({type(exc).__name__}: {exc})") from exc
+
+
+def _shapes(r: Runner) -> tuple[list[int], list[int]]:
+    return [int(v) for v in r.info.get("input_shape") or []], [int(v) for v in r.info.get("output_shape") or []]
+
+
+def resolve_folder(folder: Path, fmt: str | None) -> list[Path]:
+    """The file(s) of ``fmt`` (default: the first ok of :data:`DEFAULT_FORMATS`) for the model exported in ``folder``."""
+    from sleepedge.runfolder import read_manifest
+
+    manifest = folder.parent / "manifest.json"
+    if not manifest.is_file():
+        raise DataError(f"{folder}: a folder must be one model of an export (RUN/export/<model>); no {manifest}")
+    rows = read_manifest(folder.parent, verify=False).get("metrics", {}).get("rows")  # schema checked: ManifestError
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise DataError(f"{manifest}: metrics.rows is not a list of export rows")
+    rows = [r for r in rows if r.get("model") == folder.name and r.get("status") == "ok"]
+    have = {r["format"]: r for r in rows}
+    name = fmt or next((f for f in DEFAULT_FORMATS if f in have), None)
+    if name not in have:
+        raise DataError(f"{folder}: no exported format {name!r} that passed its checks (have: {', '.join(have) or 'none'})")
+    row = have[name]
+    try:
+        rels = [row["files"]["features"], row["files"]["head"]] if row.get("files") else [row["file"]]
+        return [folder.parent / r for r in rels]
+    except (KeyError, TypeError):
+        raise DataError(f"{manifest}: row {folder.name}/{name} names no file") from None
+
+
+def load_model(paths: list[str | Path], threads: int = 1, fmt: str | None = None) -> ExportedModel:
+    """Load a window model (one file), a streaming pair (two files, any order) or an export model folder.
+
+    Raises
+    ------
+    DataError
+        Missing or unreadable file, an unknown suffix, a feature model without its head, shapes that do
+        not fit together.
+    """
+    files = [Path(p) for p in paths]
+    if len(files) == 1 and files[0].is_dir():
+        files = resolve_folder(files[0], fmt)
+    if len(files) not in (1, 2):
+        raise DataError(f"--model: give one window model or the two files of a streaming pair, got {len(files)}")
+    runtimes = {_runtime_for(p) for p in files}
+    if len(runtimes) > 1:
+        raise DataError(f"{files[0]} and {files[1]}: a streaming pair's two files must be of one kind (.onnx or .tflite)")
+    runtime = runtimes.pop()
+    runners = [_load(p, runtime, threads) for p in files]
+    if len(files) == 1:
+        return _window(files[0], runners[0], runtime)
+    return _pair(files, runners, runtime)
+
+
+def _window(path: Path, runner: Runner, runtime: str) -> ExportedModel:
+    inp, out = _shapes(runner)
+    if len(out) == 2:
+        raise DataError(f"{path}: a streaming feature model (output {out}); pass its head as a second --model")
+    if len(inp) != 4 or inp[0] != 1 or inp[2] != 1 or len(out) != 3:
+        raise DataError(f"{path}: input {inp} / output {out} is not a sleepedge window model ((1, L, 1, S) -> (1, L, C))")
+    return ExportedModel("window", runner, inp[1], inp[3], [path], runtime, runner.info)
+
+
+def _pair(files: list[Path], runners: list[Runner], runtime: str) -> ExportedModel:
+    order = sorted(range(2), key=lambda i: len(_shapes(runners[i])[1]))  # the feature model has a 2-D output
+    (fi, hi), (f_path, h_path) = order, (files[order[0]], files[order[1]])
+    (f_in, f_out), (h_in, h_out) = _shapes(runners[fi]), _shapes(runners[hi])
+    if len(f_out) != 2 or len(h_out) != 3 or len(f_in) != 4 or f_in[1] != 1 or len(h_in) != 4 or h_in[3] != f_out[1]:
+        raise DataError(f"{f_path} and {h_path}: not a streaming pair (features {f_in} -> {f_out}, head {h_in} -> {h_out})")
+    pair = PairRunner(runners[fi], runners[hi])
+    return ExportedModel("pair", pair, pair.seq_len, f_in[3], [f_path, h_path], runtime, pair.info)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Per-row softmax (probabilities of the stages)."""
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)

@@ -1,0 +1,52 @@
+"""The second converter (tf_keras build, fused LSTM) beside onnx2tf, and the int8 streaming pair (TensorFlow)."""
+from __future__ import annotations
+
+import pytest
+
+from export_fixtures import SEQ_LEN, export_cfg
+
+pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
+
+FORMATS = ["onnx_fp32", "tflite_fp32_keras", "tflite_int8_keras", "stream_onnx_fp32", "stream_tflite_int8",
+           "stream_tflite_int8_onnx2tf"]
+
+
+@pytest.fixture(scope="module")
+def keras_export(tmp_path_factory, tiny_checkpoint, sequences):
+    from sleepedge.export.checkpoint_export import export_checkpoint
+
+    calib_x, test_x, test_y = sequences
+    out = tmp_path_factory.mktemp("keras")
+    rows = export_checkpoint(tiny_checkpoint, out, calib_x, test_x, test_y, export_cfg(FORMATS), "baseline")
+    return out, {r["format"]: r for r in rows}
+
+
+def test_keras_fp32_matches_pytorch_with_fused_lstm(keras_export, tiny_export):
+    _, rows = keras_export
+    r = rows["tflite_fp32_keras"]
+    assert r["status"] == "ok" and r["converter"] == "keras" and r["parity_max_abs"] < 1e-4
+    assert r["op_counts"].get("UNIDIRECTIONAL_SEQUENCE_LSTM") == 2  # one per direction of the 1-layer tiny BiLSTM
+    unrolled = tiny_export[1]["tflite_fp32"]  # onnx2tf on the same checkpoint
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in unrolled["op_counts"] and unrolled["n_ops"] > 2 * r["n_ops"]
+
+
+def test_keras_int8_runs_under_tflite_micro(keras_export):
+    out, rows = keras_export
+    r = rows["tflite_int8_keras"]
+    assert r["status"] == "ok" and r["input_dtype"] == "int8" and r["agreement_torch"] > 0
+    assert r["tflm_status"] == "ok" and r["tflm_arena_bytes"] > 0
+    assert (out / r["c_source"]).is_file() and r["c_source"].endswith("tflite_int8_keras_data.cc")
+
+
+@pytest.mark.parametrize("fmt,converter", [("stream_tflite_int8", "keras"), ("stream_tflite_int8_onnx2tf", "onnx2tf")])
+def test_int8_streaming_pair_arenas_and_files(keras_export, fmt, converter):
+    out, rows = keras_export
+    r = rows[fmt]
+    assert r["status"] == "ok" and r["converter"] == converter and r["stream_window"] == SEQ_LEN
+    assert r["tflm_status"] in ("ok", "unverified")
+    assert r["tflm_arena_bytes"] == r["tflm_arena_features_bytes"] + r["tflm_arena_head_bytes"]
+    assert r["stream_ram_bytes"] == r["tflm_arena_bytes"] + SEQ_LEN * r["n_features"]
+    assert r["file_bytes"] == sum((out / f).stat().st_size for f in r["files"].values())
+    assert all((out / f).is_file() for f in r["c_files"].values())
+    assert r["agreement_torch"] > 0 and r["fp32_reference"] == "stream_onnx_fp32"
+

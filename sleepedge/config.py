@@ -111,7 +111,7 @@ class ExportConfig:
     timeout_s: int = 1800
     tflite_parity_tol: float = 1e-3  # max |logit diff| TFLite fp32 vs PyTorch (int8 rows: reported, no limit)
     calib_seed: int = 0  # tie-break seed of the class-stratified calibration sample
-    int8_attempts: int = 4  # quantise again while TensorFlow leaves a float operator inside an integer model (export/int8_convert.py)
+    int8_attempts: int = 10  # quantise again while TensorFlow leaves a float operator inside an integer model (export/int8_convert.py)
     calib_clip_percentile: float = 99.9  # clip calibration inputs at this percentile of |x| (sets the int8 input range); 100 = min/max
     tflm_max_arena: int = 67108864  # bytes of the TFLite Micro arena for the measuring run
     c_array: bool = True  # write model_data.cc / model_data.h for the int8-I/O TFLite model

@@ -48,10 +48,12 @@ def git_commit() -> str | None:
 
 
 def git_dirty() -> bool | None:
-    """True when tracked files differ from the commit (figures from such a tree are not reproducible from it)."""
+    """True when tracked files outside README.md and docs/ differ from the commit (figures from such a tree are
+    not reproducible from it; prose and rendered figures do not change a result)."""
     here = Path(__file__).resolve().parent
     try:
-        r = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+        r = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no", "--",
+                            ":(top)", ":(top,exclude)README.md", ":(top,exclude)docs"],
                            capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -1,14 +1,52 @@
 #!/usr/bin/env bash
 # make docs-measurements: every measurement the docs quote, run now, each into docs/generated/NAME.md
-# with its command, commit and machine (sleepedge.docs_figures capture). Needs a finished runs/demo
-# (make demo) for the run-based ones. Takes about half an hour on 2 cores (the ablation is most of it).
+# with its command, commit and machine (sleepedge.docs_figures capture). Needs a finished $RUN (make demo)
+# for the run-based ones. `scripts/docs_measurements.sh NAME...` runs only those (names below).
+# All of them take about an hour on 2 cores; the timed ones should run on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 RUN=${RUN:-runs/demo}
+SCRATCH=${SCRATCH:-runs/measurements}
+AARCH64_CACHE="${SLEEPEDGE_AARCH64_CACHE:-$HOME/.cache/sleepedge-aarch64}"
 cap() { "$PY" -m sleepedge.docs_figures capture "$@"; }
-cap quant_report_compressed --markdown -- "$PY" -m sleepedge.export.quant_report --run "$RUN" --model compressed
-cap quant_report_baseline --markdown -- "$PY" -m sleepedge.export.quant_report --run "$RUN" --model baseline
-cap train_throughput -- "$PY" -m sleepedge.train.throughput --arch paper --threads 2
-cap cost_paper -- "$PY" -m sleepedge.compress.cost --preset paper --threads 2 --repeats 2
-cap ablation --markdown -- "$PY" -m sleepedge.compress.ablation --run "$RUN"
+
+quant_reports() {
+  cap quant_report_compressed --markdown -- "$PY" -m sleepedge.export.quant_report --run "$RUN" --model compressed
+  cap quant_report_baseline --markdown -- "$PY" -m sleepedge.export.quant_report --run "$RUN" --model baseline
+}
+train_throughput() { cap train_throughput -- "$PY" -m sleepedge.train.throughput --arch paper --threads 2; }
+cost_paper() { cap cost_paper -- "$PY" -m sleepedge.compress.cost --preset paper --threads 2 --repeats 2; }
+ablation() { cap ablation --markdown -- "$PY" -m sleepedge.compress.ablation --run "$RUN"; }
+# Issue 11: DeepSleepNet as the yardstick, the streaming pair, the converters, predict's wall time.
+yardstick() { cap yardstick --markdown -- "$PY" -m sleepedge.firmware_bench.yardstick "$RUN"; }
+converters() {
+  local emu=()
+  [ -d "$AARCH64_CACHE/rootfs-bookworm-arm64" ] && emu=(--aarch64 "$AARCH64_CACHE/rootfs-bookworm-arm64:$AARCH64_CACHE/site-packages")
+  cap converters --markdown -- "$PY" -m sleepedge.export.compare_converters --arch quick:0.6:16 "${emu[@]}" \
+    --out "$SCRATCH/converters"
+}
+predict_walltime() {
+  mkdir -p "$SCRATCH"
+  local m="$RUN/export/compressed/stream_tflite_int8"
+  cap predict_walltime -- env PYTHON="$(realpath "$PY")" scripts/aarch64_predict.sh --model "$m/features.tflite" \
+    --model "$m/head.tflite" --hours 8 --repeat 1 --work "$SCRATCH/predict"
+}
+# Issue 12: Ray against the in-process executor, k-fold, the paper grid's fan-out bound.
+ray_speedup() {
+  cap ray_speedup_tiny -- "$PY" -m sleepedge.compress.speedup --preset tiny --dataset synthetic --ray-cpus 2 \
+    --cpus-per-task 1 --out "$SCRATCH/speedup-tiny"
+  cap ray_bound_quick -- "$PY" -m sleepedge.compress.speedup --preset quick --bound-only
+  cap ray_bound_paper -- "$PY" -m sleepedge.compress.speedup --preset paper --bound-only
+}
+kfold_tiny() {
+  rm -rf "$SCRATCH/kfold-tiny"
+  cap kfold_tiny --markdown -- sh -c "'$(dirname "$PY")/sleepedge' pipeline --preset tiny --dataset synthetic --folds 3 \
+    --out '$SCRATCH/kfold-tiny' >/dev/null 2>&1; cat '$SCRATCH/kfold-tiny/kfold.md'"
+}
+
+ALL=(quant_reports train_throughput cost_paper yardstick predict_walltime converters ray_speedup kfold_tiny ablation)
+for name in "${@:-${ALL[@]}}"; do
+  echo "== $name" >&2
+  "$name"
+done

@@ -19,6 +19,7 @@ train_throughput() { cap train_throughput -- "$PY" -m sleepedge.train.throughput
 cost_paper() { cap cost_paper -- "$PY" -m sleepedge.compress.cost --preset paper --threads 2 --repeats 2; }
 ablation() { cap ablation --markdown -- "$PY" -m sleepedge.compress.ablation --run "$RUN"; }
 # Issue 11: DeepSleepNet as the yardstick, the streaming pair, the converters, predict's wall time.
+lstm_quantiser() { cap lstm_quantiser --markdown -- "$PY" -m sleepedge.export.lstm_quantiser --run "$RUN"; }
 yardstick() { cap yardstick --markdown -- "$PY" -m sleepedge.firmware_bench.yardstick "$RUN"; }
 converters() {
   local emu=()
@@ -45,7 +46,7 @@ kfold_tiny() {
     --out '$SCRATCH/kfold-tiny' >/dev/null 2>&1; cat '$SCRATCH/kfold-tiny/kfold.md'"
 }
 
-ALL=(quant_reports train_throughput cost_paper yardstick predict_walltime converters ray_speedup kfold_tiny ablation)
+ALL=(quant_reports lstm_quantiser train_throughput cost_paper yardstick predict_walltime converters ray_speedup kfold_tiny ablation)
 for name in "${@:-${ALL[@]}}"; do
   echo "== $name" >&2
   "$name"

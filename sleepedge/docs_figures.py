@@ -147,8 +147,9 @@ def summary_block(run: Path, p: dict[str, Any]) -> str:
 
 
 def _scaled(row: dict[str, Any]) -> list | None:
+    """The int8-vs-fp32 macro-F1 interval: already in points (``macro_f1_delta_vs_fp32`` is a fraction)."""
     ci = row.get("macro_f1_delta_vs_fp32_ci")
-    return [100 * ci[0], 100 * ci[1]] if ci else None
+    return [ci[0], ci[1]] if ci else None
 
 
 def _include(path: Path, demote: int = 1) -> list[str]:
@@ -176,10 +177,10 @@ def demo_document(run: Path, p: dict[str, Any]) -> str:
 
 def replace_block(text: str, name: str, body: str, where: str) -> str:
     """``text`` with the block between ``<!-- figures:name -->`` and ``<!-- /figures:name -->`` replaced."""
-    pat = re.compile(rf"(<!-- figures:{re.escape(name)} -->\n).*?(\n<!-- /figures:{re.escape(name)} -->)", re.S)
+    pat = re.compile(rf"(<!-- figures:{re.escape(name)} -->\n).*?(<!-- /figures:{re.escape(name)} -->)", re.S)
     if not pat.search(text):
         raise FiguresError(f"{where}: no <!-- figures:{name} --> ... <!-- /figures:{name} --> block")
-    return pat.sub(lambda m: m.group(1) + body + m.group(2), text, count=1)
+    return pat.sub(lambda m: m.group(1) + body.rstrip("\n") + "\n" + m.group(2), text, count=1)
 
 
 def render(run: Path, repo: Path = REPO) -> list[Path]:

@@ -17,6 +17,18 @@ def test_replace_block_touches_only_its_block():
         replace_block(text, "z", "", "README.md")
 
 
+def test_replace_block_fills_an_empty_block():
+    out = replace_block("a\n<!-- figures:x -->\n<!-- /figures:x -->\nb\n", "x", "t\n", "README.md")
+    assert out == "a\n<!-- figures:x -->\nt\n<!-- /figures:x -->\nb\n"
+
+
+def test_int8_interval_is_shown_in_points_like_its_delta():
+    from sleepedge.docs_figures import _ci, _scaled
+
+    row = {"macro_f1_delta_vs_fp32": -0.0037, "macro_f1_delta_vs_fp32_ci": [-0.69, -0.11]}  # delta: fraction; CI: points
+    assert _ci(100 * row["macro_f1_delta_vs_fp32"], _scaled(row)) == "-0.4 [-0.7, -0.1]"
+
+
 def _repo(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()

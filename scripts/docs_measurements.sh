@@ -10,6 +10,7 @@ RUN=${RUN:-runs/demo}
 SCRATCH=${SCRATCH:-runs/measurements}
 AARCH64_CACHE="${SLEEPEDGE_AARCH64_CACHE:-$HOME/.cache/sleepedge-aarch64}"
 cap() { "$PY" -m sleepedge.docs_figures capture "$@"; }
+abspath() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }  # not realpath: keep the venv's symlink
 
 quant_reports() {
   cap quant_report_compressed --markdown -- "$PY" -m sleepedge.export.quant_report --run "$RUN" --model compressed
@@ -30,15 +31,22 @@ converters() {
 predict_walltime() {
   mkdir -p "$SCRATCH"
   local m="$RUN/export/compressed/stream_tflite_int8"
-  cap predict_walltime -- env PYTHON="$(realpath "$PY")" scripts/aarch64_predict.sh --model "$m/features.tflite" \
+  cap predict_walltime -- env PYTHON="$(abspath "$PY")" scripts/aarch64_predict.sh --model "$m/features.tflite" \
     --model "$m/head.tflite" --hours 8 --repeat 1 --work "$SCRATCH/predict"
 }
 # Issue 12: Ray against the in-process executor, k-fold, the paper grid's fan-out bound.
 ray_speedup() {
   cap ray_speedup_tiny -- "$PY" -m sleepedge.compress.speedup --preset tiny --dataset synthetic --ray-cpus 2 \
     --cpus-per-task 1 --out "$SCRATCH/speedup-tiny"
+  cap ray_speedup_quick -- "$PY" -m sleepedge.compress.speedup --preset quick --dataset synthetic --ray-cpus 2 \
+    --cpus-per-task 1 --train-dir "$RUN/train" --out "$SCRATCH/speedup-quick"
   cap ray_bound_quick -- "$PY" -m sleepedge.compress.speedup --preset quick --bound-only
   cap ray_bound_paper -- "$PY" -m sleepedge.compress.speedup --preset paper --bound-only
+}
+kfold_quick() {  # three folds of the quick preset, the recipe comparison left out (it is in the demo)
+  rm -rf "$SCRATCH/kfold-quick"
+  cap kfold_quick --markdown -- sh -c "'$(dirname "$PY")/sleepedge' pipeline --preset quick --dataset synthetic --folds 3 \
+    --set compress.compare_recipes= --out '$SCRATCH/kfold-quick' >/dev/null 2>&1; cat '$SCRATCH/kfold-quick/kfold.md'"
 }
 kfold_tiny() {
   rm -rf "$SCRATCH/kfold-tiny"
@@ -46,7 +54,7 @@ kfold_tiny() {
     --out '$SCRATCH/kfold-tiny' >/dev/null 2>&1; cat '$SCRATCH/kfold-tiny/kfold.md'"
 }
 
-ALL=(quant_reports lstm_quantiser train_throughput cost_paper yardstick predict_walltime converters ray_speedup kfold_tiny ablation)
+ALL=(quant_reports lstm_quantiser train_throughput cost_paper yardstick predict_walltime converters ray_speedup kfold_tiny kfold_quick ablation)
 for name in "${@:-${ALL[@]}}"; do
   echo "== $name" >&2
   "$name"

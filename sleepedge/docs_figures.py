@@ -242,8 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     try:
         if a.cmd == "capture":
-            cmd = a.command[1:] if a.command[:1] == ["--"] else a.command
-            print(capture(a.name, cmd, a.markdown))
+            cmd, markdown = list(a.command), a.markdown
+            if cmd[:1] == ["--markdown"]:  # argparse's REMAINDER after NAME takes the flag too
+                cmd, markdown = cmd[1:], True
+            cmd = cmd[1:] if cmd[:1] == ["--"] else cmd
+            print(capture(a.name, cmd, markdown))
         elif a.cmd == "timing":
             print(record_timing(a.run, a.install_seconds_file, a.pipeline_seconds))
         else:

@@ -87,3 +87,14 @@ def test_capture_keeps_the_command_and_refuses_failures(tmp_path, monkeypatch):
     (repo / "code.py").write_text("x = 3\n")
     with pytest.raises(FiguresError, match="uncommitted"):
         docs_figures.capture("probe", [sys.executable, "-c", "print(1)"], markdown=True, repo=repo)
+
+
+@pytest.mark.parametrize("argv", [["capture", "n", "--markdown", "--", "echo", "| a |"],
+                                  ["capture", "--markdown", "n", "--", "echo", "| a |"]])
+def test_capture_takes_markdown_before_or_after_the_name(monkeypatch, argv):
+    import sleepedge.docs_figures as df
+
+    seen = {}
+    monkeypatch.setattr(df, "capture", lambda name, cmd, markdown: seen.update(name=name, cmd=cmd, markdown=markdown) or "f")
+    assert df.main(argv) == 0
+    assert seen == {"name": "n", "cmd": ["echo", "| a |"], "markdown": True}

@@ -21,6 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sleepedge.package_copy import copy_package
 from sleepedge.runfolder import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def time_files(specs: dict[str, str], aarch64: str | None = None, min_time: floa
     if aarch64:
         rootfs, site = aarch64.split(":")
         pkg = Path(site).parent / "sleepedge-py"
-        _copy_sleepedge(pkg)
+        copy_package(pkg)
         cmd = ["qemu-aarch64-static", "-L", rootfs, f"{rootfs}/usr/bin/python3.11", *cmd[1:]]
         env.update(PYTHONPATH=f"{pkg}:{site}", SLEEPEDGE_EMULATED="1", PYTHONDONTWRITEBYTECODE="1")
         env.pop("PYTHONHOME", None)
@@ -96,20 +97,6 @@ def time_files(specs: dict[str, str], aarch64: str | None = None, min_time: floa
     if r.returncode:
         log.warning("filetime exit %d: %s", r.returncode, r.stderr[-500:])
     return {k: by_spec.get(s, {"error": "no result"}) for k, s in specs.items()}
-
-
-def _copy_sleepedge(dst: Path) -> None:
-    """The pure-python package, laid out by pyproject's package-dir mapping (as scripts/aarch64_check.sh does)."""
-    import shutil
-    import tomllib
-
-    repo = Path(__file__).resolve().parents[1]
-    mapping = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
-    for pkg, folder in mapping.items():
-        target = dst.joinpath(*pkg.split("."))
-        target.mkdir(parents=True, exist_ok=True)
-        for f in (repo / folder).glob("*.py"):
-            shutil.copy2(f, target / f.name)
 
 
 def _ms_epoch(t: dict | None) -> float | None:

@@ -90,19 +90,8 @@ ensure_site() {
   touch "$SITE/.complete"
 }
 
-copy_sleepedge() {  # the package is pure python: copy it following pyproject's package-dir mapping
-  "$HOST_PY" - "$REPO" "$1" <<'EOF'
-import shutil, sys, tomllib
-from pathlib import Path
-repo, dst = Path(sys.argv[1]), Path(sys.argv[2])
-mapping = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
-for pkg, folder in mapping.items():
-    target = dst.joinpath(*pkg.split("."))
-    target.mkdir(parents=True, exist_ok=True)
-    for f in (repo / folder).glob("*.py"):
-        shutil.copy2(f, target / f.name)
-shutil.copytree(repo / "sleepedge" / "presets", dst / "sleepedge" / "presets", dirs_exist_ok=True)
-EOF
+copy_sleepedge() {  # the package is pure python: one helper lays it out as pip would (sleepedge/package_copy.py)
+  "$HOST_PY" "$REPO/sleepedge/package_copy.py" "$1" --repo "$REPO" >/dev/null
 }
 
 main() {
@@ -115,6 +104,7 @@ main() {
   [ "$SETUP_ONLY" = 1 ] && return 0
   [ -n "$WORK" ] || WORK="$(mktemp -d /tmp/sleepedge-aarch64.XXXXXX)"
   mkdir -p "$WORK"
+  WORK="$(realpath "$WORK")"  # the emulated run works from $WORK: every path handed to it is absolute
   if [ -z "$RUN" ]; then
     RUN="$WORK/run"
     log "building a tiny run in $RUN"

@@ -58,21 +58,12 @@ main() {
   ensure_predict_site
   [ -n "$WORK" ] || WORK="$(mktemp -d /tmp/sleepedge-aarch64-predict.XXXXXX)"
   mkdir -p "$WORK"
+  WORK="$(realpath "$WORK")"  # the emulated run works from $WORK: every path handed to it is absolute
   local edf="$WORK/night.edf"
   [ -f "$edf" ] || "$HOST_PY" -m sleepedge.predict.walltime --make-edf "$edf" --hours "$HOURS" >/dev/null
   log "x86: predict on $edf"
   "$HOST_PY" -m sleepedge.predict.walltime --edf "$edf" "${MODELS[@]}" --repeat "$REPEAT" | tee "$WORK/x86.json"
-  "$HOST_PY" - "$REPO" "$WORK/sleepedge-py" <<'PY'
-import shutil, sys, tomllib
-from pathlib import Path
-repo, dst = Path(sys.argv[1]), Path(sys.argv[2])
-mapping = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
-for pkg, folder in mapping.items():
-    target = dst.joinpath(*pkg.split("."))
-    target.mkdir(parents=True, exist_ok=True)
-    for f in (repo / folder).glob("*.py"):
-        shutil.copy2(f, target / f.name)
-PY
+  "$HOST_PY" "$REPO/sleepedge/package_copy.py" "$WORK/sleepedge-py" --repo "$REPO" >/dev/null
   log "aarch64 (qemu): predict on $edf"
   cd "$WORK"
   env -u PYTHONHOME PYTHONPATH="$WORK/sleepedge-py:$SITE:$SITE_PREDICT" SLEEPEDGE_EMULATED=1 PYTHONDONTWRITEBYTECODE=1 \

@@ -120,9 +120,9 @@ def child_main(argv: list[str] | None = None) -> int:
 
 
 def int8_command(saved_model: Path, calib_file: Path, out_dir: Path, variants: list[str], attempts: int) -> list[str]:
-    """The child's command line."""
-    return [sys.executable, "-m", "sleepedge.export.int8_convert", "--saved-model", str(saved_model),
-            "--calib", str(calib_file), "--out-dir", str(out_dir), "--variants", ",".join(variants),
+    """The child's command line; paths absolute, because the child runs with ``out_dir`` as its working folder."""
+    return [sys.executable, "-m", "sleepedge.export.int8_convert", "--saved-model", str(saved_model.resolve()),
+            "--calib", str(calib_file.resolve()), "--out-dir", str(out_dir.resolve()), "--variants", ",".join(variants),
             "--attempts", str(attempts)]
 
 

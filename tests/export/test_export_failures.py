@@ -60,3 +60,16 @@ def test_mismatched_calibration_is_a_data_error(tmp_path, tiny_checkpoint, seque
         export_checkpoint(tiny_checkpoint, tmp_path, calib_x[:, :3], test_x, test_y, export_cfg(["onnx_fp32"]), "m")
     with pytest.raises(DataError, match="labels"):
         export_checkpoint(tiny_checkpoint, tmp_path, calib_x, test_x, test_y[:, :2], export_cfg(["onnx_fp32"]), "m")
+
+
+def test_int8_child_gets_absolute_paths(tmp_path, monkeypatch):
+    """The quantising child runs inside its output folder: a relative path (``--out runs/x``) would point nowhere."""
+    from pathlib import Path
+
+    from sleepedge.export.int8_convert import int8_command
+
+    monkeypatch.chdir(tmp_path)
+    cmd = int8_command(Path("w/saved"), Path("w/calib.npy"), Path("w"), ["full_integer_quant"], 2)
+    for flag in ("--saved-model", "--calib", "--out-dir"):
+        value = Path(cmd[cmd.index(flag) + 1])
+        assert value.is_absolute() and value.is_relative_to(tmp_path), (flag, value)

@@ -9,8 +9,9 @@ and TFLite Micro's persistent per-operator data then dominates the arena of a sm
 ``LSTM`` (Keras 2, ``TF_USE_LEGACY_KERAS=1``) is recognised by the converter and becomes one fused
 ``UNIDIRECTIONAL_SEQUENCE_LSTM`` operator per direction and layer. Keras 3 layers are not fused.
 
-The graph mirrors :class:`sleepedge.models.deepsleepnet.DeepSleepNet` layer by layer: explicit SAME
-zero pads, bias-free convs with batch norm (eps 1e-3), max-pools, a channel-major flatten (Permute
+The graph mirrors :class:`sleepedge.models.deepsleepnet.DeepSleepNet` layer by layer: SAME padding
+inside the convs and pools (PyTorch pads zeros explicitly with the same split; a separate TFLite PAD on a
+one-channel signal cost as much as the conv after it, 10 us of 28 us), bias-free convs with batch norm (eps 1e-3), max-pools, a channel-major flatten (Permute
 before Flatten, as PyTorch flattens ``(channels, length)``), bidirectional LSTMs (gate order i, f, g, o
 in both frameworks; PyTorch's two biases summed), the shortcut and the classifier. Output files are
 named like onnx2tf's (``model_<output>.tflite``), so the export rows treat both converters alike.
@@ -38,11 +39,8 @@ def _keras():
     return tf, keras
 
 
-def _conv_block(keras, x, w: dict, prefix: str, c_out: int, kernel: int, stride: int, length: int):
-    from sleepedge.models.arch import same_pads
-
-    x = keras.layers.ZeroPadding1D(same_pads(length, kernel, stride))(x)
-    conv = keras.layers.Conv1D(c_out, kernel, strides=stride, use_bias=False)
+def _conv_block(keras, x, w: dict, prefix: str, c_out: int, kernel: int, stride: int):
+    conv = keras.layers.Conv1D(c_out, kernel, strides=stride, padding="same", use_bias=False)
     x = conv(x)
     conv.set_weights([w[f"{prefix}.conv.weight"].transpose(2, 1, 0)])  # (out, in, k) -> (k, in, out)
     x = _batch_norm(keras, x, w, f"{prefix}.bn")
@@ -56,21 +54,18 @@ def _batch_norm(keras, x, w: dict, prefix: str):
     return x
 
 
-def _pool(keras, x, kernel: int, length: int):
-    from sleepedge.models.arch import same_pads
-
-    x = keras.layers.ZeroPadding1D(same_pads(length, kernel, kernel))(x)  # inputs >= 0 after ReLU
-    return keras.layers.MaxPool1D(kernel, strides=kernel)(x)
+def _pool(keras, x, kernel: int):
+    # SAME max-pool ignores the padding; PyTorch pads zeros. Equal, because a ReLU precedes every pool.
+    return keras.layers.MaxPool1D(kernel, strides=kernel, padding="same")(x)
 
 
 def _branch(keras, x, w: dict, name: str, b, epoch_samples: int):
     """One CNN branch on ``(epochs, samples, 1)``; returns ``(epochs, channels * length)`` channel-major."""
-    lengths = b.lengths(epoch_samples)
-    x = _conv_block(keras, x, w, f"{name}.blocks.0", b.channels[0], b.first_kernel, b.first_stride, epoch_samples)
-    x = _pool(keras, x, b.pool1, lengths[0])
+    x = _conv_block(keras, x, w, f"{name}.blocks.0", b.channels[0], b.first_kernel, b.first_stride)
+    x = _pool(keras, x, b.pool1)
     for i in range(1, len(b.channels)):
-        x = _conv_block(keras, x, w, f"{name}.blocks.{i}", b.channels[i], b.kernel, 1, lengths[i])
-    x = _pool(keras, x, b.pool2, lengths[-1])
+        x = _conv_block(keras, x, w, f"{name}.blocks.{i}", b.channels[i], b.kernel, 1)
+    x = _pool(keras, x, b.pool2)
     return keras.layers.Flatten()(keras.layers.Permute((2, 1))(x))
 
 

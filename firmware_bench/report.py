@@ -129,6 +129,7 @@ def problem_lines(rows: list[dict[str, Any]]) -> list[str]:
 
 YARDSTICK_COLUMNS = [  # (header, key, digits, scale)
     ("ms/epoch", "latency_ms_per_epoch_p50", 3, 1), ("x faster than DSN", "speedup_vs_yardstick", 1, 1),
+    ("x faster than DSN, same runtime", "speedup_vs_dsn_runtime", 1, 1),
     ("x faster than baseline", "speedup_vs_ref", 2, 1), ("file MiB", "file_bytes", 3, MIB),
     ("x smaller than DSN", "size_ratio_vs_yardstick", 1, 1), ("x smaller than baseline", "size_ratio_vs_ref", 2, 1),
     ("peak RSS MiB", "peak_rss_bytes", 1, MIB), ("x less RSS than DSN", "memory_ratio_vs_yardstick", 2, 1),
@@ -147,12 +148,14 @@ def yardstick_section(rows: list[dict[str, Any]]) -> list[str]:
     out = ["## Against DeepSleepNet and against the baseline", "",
            f"DSN = `{spec}`: DeepSleepNet at paper size with random weights (untrained reference: no accuracy); "
            f"baseline = `{ok[0].get('reference')}`. Ratios are DSN / row and baseline / row from this one run "
-           "(speed: per 30-s epoch, range over the paired rounds).", "",
+           "(speed: per 30-s epoch, range over the paired rounds). \"Same runtime\": against DeepSleepNet fp32 run by "
+           "the row's own runtime and XNNPACK setting (empty when the export has no such DeepSleepNet file).", "",
            "| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for r in ok:
         cells = [model_label(r), r["format"], r["runtime"] + ("" if r.get("xnnpack") in (None, False) else " +XNNPACK")]
         for _, k, d, sc in YARDSTICK_COLUMNS:
             cells.append(_speedup_cell(r, "yardstick") if k == "speedup_vs_yardstick" else
+                         _speedup_cell(r, "dsn_runtime") if k == "speedup_vs_dsn_runtime" else
                          _speedup_cell(r) if k == "speedup_vs_ref" else fmt(r.get(k), d, sc))
         out.append("| " + " | ".join(cells) + " |")
     return out + ["", "Per-epoch cost: a window model's window latency / epochs per window (a recording scored in "
@@ -160,16 +163,25 @@ def yardstick_section(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def yardstick_goal_lines(rows: list[dict[str, Any]]) -> list[str]:
-    """Issue 11's goal: compressed int8 at least 30x faster per epoch and 300x smaller than DeepSleepNet fp32."""
+    """Issue 11's goal: compressed int8 at least 30x faster per epoch and 300x smaller than DeepSleepNet fp32.
+
+    Speed is judged against DeepSleepNet fp32 run by the same runtime with the same settings (the TFLite
+    interpreter for a ``.tflite`` row); the ratio against DeepSleepNet in onnxruntime, its fastest runtime
+    on this host, is printed beside it and says whether that harder comparison holds too.
+    """
     cands = [r for r in rows if r["model"] == "compressed" and r["format"] in ("tflite_int8", "stream_tflite_int8")
              and r["status"] == "ok" and r.get("speedup_vs_yardstick") is not None]
     if not cands:
         return []
-    out = [f"Goal (compressed int8 vs DeepSleepNet fp32, same host and settings): >= {YARDSTICK_GOAL['speedup']:g}x "
-           f"faster per epoch, >= {YARDSTICK_GOAL['size']:g}x smaller.", ""]
+    g_speed, g_size = YARDSTICK_GOAL["speedup"], YARDSTICK_GOAL["size"]
+    verdict = lambda v, g: "no DSN row in this runtime" if v is None else ("met" if v >= g else "MISSED")  # noqa: E731
+    out = [f"Goal (compressed int8 vs DeepSleepNet fp32, same host, runtime and settings): >= {g_speed:g}x faster per "
+           f"epoch, >= {g_size:g}x smaller. Also shown: the speed ratio against DeepSleepNet in "
+           f"`{cands[0]['yardstick']}`.", ""]
     for r in cands:
-        parts = [f"{n} {fmt(v, 1)}x {'met' if v is not None and v >= g else 'MISSED'}" for n, v, g in
-                 (("speed", r.get("speedup_vs_yardstick"), YARDSTICK_GOAL["speedup"]),
-                  ("size", r.get("size_ratio_vs_yardstick"), YARDSTICK_GOAL["size"]))]
-        out.append(f"- `{r['key']}`: " + "; ".join(parts))
+        same = r.get("speedup_vs_dsn_runtime")
+        out.append(f"- `{r['key']}`: speed {fmt(same, 1)}x vs `{r.get('dsn_runtime') or '-'}` {verdict(same, g_speed)}; "
+                   f"{fmt(r.get('speedup_vs_yardstick'), 1)}x vs `{r['yardstick']}` "
+                   f"{verdict(r.get('speedup_vs_yardstick'), g_speed)}; size {fmt(r.get('size_ratio_vs_yardstick'), 1)}x "
+                   f"{verdict(r.get('size_ratio_vs_yardstick'), g_size)}")
     return out + [""]

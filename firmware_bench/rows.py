@@ -26,6 +26,7 @@ def build_rows(measurements: list[Measurement], y: np.ndarray, settings: BenchSe
     preds = {r["key"]: m.logits.argmax(-1) for r, m in zip(rows, measurements) if m.logits is not None}
     add_reference_fields(rows, preds, settings.reference)
     add_ratio_fields(rows, settings.yardstick, "yardstick")
+    add_same_runtime_ratios(rows, settings.yardstick)
     return rows
 
 
@@ -169,6 +170,34 @@ def add_ratio_fields(rows: list[dict[str, Any]], spec: str, suffix: str) -> None
         r.update(dict.fromkeys(_ratio_keys(suffix)))
         if usable and r["status"] == "ok":
             r.update(_ratios(ref, r, suffix))
+
+
+SAME_RUNTIME = "dsn_runtime"
+
+
+def add_same_runtime_ratios(rows: list[dict[str, Any]], spec: str) -> None:
+    """``*_vs_dsn_runtime`` ratios: every ok row against the yardstick model's fp32 window row measured by the
+    same runtime with the same XNNPACK setting (e.g. compressed int8 TFLite against DeepSleepNet fp32 TFLite).
+
+    The ``bench.yardstick`` row is DeepSleepNet in its fastest runtime here (onnxruntime); a deployment that
+    ships ``.tflite`` files replaces a DeepSleepNet run by the TFLite interpreter, so both comparisons are
+    reported side by side (docs/yardstick.md). ``dsn_runtime`` names the row used, or None when the bench has
+    no such row (``export.reference_formats`` decides which DeepSleepNet files exist).
+    """
+    model = spec.split("/")[0] if spec else ""
+    refs: dict[tuple[str, bool], dict[str, Any]] = {}
+    for r in rows:  # several fp32 files of the yardstick in one runtime: the fastest one (the harder comparison)
+        if (model and r["model"] == model and r["status"] == "ok" and r.get("precision") == "fp32"
+                and r.get("kind") == "window" and r.get("latency_ms_per_epoch_p50") is not None):
+            k = (r["runtime"], bool(r.get("xnnpack")))
+            if k not in refs or r["latency_ms_per_epoch_p50"] < refs[k]["latency_ms_per_epoch_p50"]:
+                refs[k] = r
+    for r in rows:
+        ref = refs.get((r["runtime"], bool(r.get("xnnpack"))))
+        r[SAME_RUNTIME] = ref["key"] if ref is not None and r["status"] == "ok" else None
+        r.update(dict.fromkeys(_ratio_keys(SAME_RUNTIME)))
+        if r[SAME_RUNTIME]:
+            r.update(_ratios(ref, r, SAME_RUNTIME))
 
 
 def _ratio_keys(suffix: str) -> tuple[str, ...]:

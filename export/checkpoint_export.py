@@ -215,17 +215,20 @@ def _log_failed_jobs(jobs: dict[str, Onnx2TfJob], model_dir: Path) -> None:
 def _int8_vs_fp32(rows: dict[str, dict]) -> None:
     """Add ``accuracy_delta_vs_fp32`` / ``macro_f1_delta_vs_fp32`` (int8 minus fp32) to ok int8 rows.
 
-    The fp32 reference is the TFLite fp32 row when it is ok, else the ONNX row (for a streaming pair: the
-    ONNX pair; for a Keras-converted row: the Keras fp32 row when it is ok). With both rows' per-subject
+    The fp32 reference is the TFLite fp32 row of the same converter when it is ok, else the ONNX row (for a
+    streaming pair: the ONNX pair). With both rows' per-subject
     confusion matrices the deltas get paired subject-bootstrap CIs (``*_delta_vs_fp32_ci``, points).
     """
     from sleepedge.stats import cms_from_json, paired_delta_ci
 
-    window = next((rows[n] for n in ("tflite_fp32", "onnx_fp32") if rows.get(n, {}).get("status") == "ok"), None)
-    stream = next((rows[n] for n in ("stream_onnx_fp32",) if rows.get(n, {}).get("status") == "ok"), None)
-    keras = rows["tflite_fp32_keras"] if rows.get("tflite_fp32_keras", {}).get("status") == "ok" else window
+    ok = lambda n: rows[n] if rows.get(n, {}).get("status") == "ok" else None  # noqa: E731
+    onnx, stream = ok("onnx_fp32"), ok("stream_onnx_fp32")
+    tflite_fp32 = {FORMATS[n].converter: r for n, r in rows.items()  # the fp32 TFLite file of each converter
+                   if FORMATS[n].precision == "fp32" and FORMATS[n].runtime == "tflite" and not FORMATS[n].stream
+                   and r["status"] == "ok"}
     for r in rows.values():
-        ref = stream if r["format"].startswith("stream_") else (keras if r["format"].endswith("_keras") else window)
+        fmt = FORMATS[r["format"]]
+        ref = stream if fmt.stream else tflite_fp32.get(fmt.converter, onnx)
         if (ref is not None and r["precision"] in ("int8", "int16x8") and r["status"] == "ok"
                 and r.get("accuracy") is not None and ref.get("accuracy") is not None):
             r["fp32_reference"] = ref["format"]

@@ -26,7 +26,7 @@ from sleepedge.runfolder import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 
-FORMATS = ["onnx_fp32", "tflite_fp32", "tflite_int8", "tflite_fp32_keras", "tflite_int8_keras",
+FORMATS = ["onnx_fp32", "tflite_fp32", "tflite_int8", "tflite_fp32_onnx2tf", "tflite_int8_onnx2tf",
            "stream_onnx_fp32", "stream_tflite_int8", "stream_tflite_int8_onnx2tf"]
 
 

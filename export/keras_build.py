@@ -1,17 +1,17 @@
-"""The second converter: DeepSleepNet rebuilt in tf_keras from its architecture dataclass, PyTorch weights
+"""The default TFLite converter: DeepSleepNet rebuilt in tf_keras from its architecture dataclass, PyTorch weights
 copied in, converted with TensorFlow's own TFLite converter. Runs in a child process (TensorFlow).
 
     python -m sleepedge.export.keras_build --arch ARCH.json --weights W.npz --kind window|features|head
         --seq-len L --out DIR [--calib CALIB.npy] [--outputs float32,full_integer_quant,integer_quant] [--attempts N]
 
-Why a second converter: onnx2tf unrolls the BiLSTM into ~70 operators per time step whatever its width,
+Why not only onnx2tf (kept as the ``*_onnx2tf`` formats): it unrolls the BiLSTM into ~70 operators per time step whatever its width,
 and TFLite Micro's persistent per-operator data then dominates the arena of a small model. A tf_keras
 ``LSTM`` (Keras 2, ``TF_USE_LEGACY_KERAS=1``) is recognised by the converter and becomes one fused
 ``UNIDIRECTIONAL_SEQUENCE_LSTM`` operator per direction and layer. Keras 3 layers are not fused.
 
 The graph mirrors :class:`sleepedge.models.deepsleepnet.DeepSleepNet` layer by layer: SAME padding
-inside the convs and pools (PyTorch pads zeros explicitly with the same split; a separate TFLite PAD on a
-one-channel signal cost as much as the conv after it, 10 us of 28 us), bias-free convs with batch norm (eps 1e-3), max-pools, a channel-major flatten (Permute
+inside the convs and pools (PyTorch pads zeros explicitly with the same split; a separate TFLite PAD on the
+one-channel signal cost about as much as the conv after it, timed on x86), bias-free convs with batch norm (eps 1e-3), max-pools, a channel-major flatten (Permute
 before Flatten, as PyTorch flattens ``(channels, length)``), bidirectional LSTMs (gate order i, f, g, o
 in both frameworks; PyTorch's two biases summed), the shortcut and the classifier. Output files are
 named like onnx2tf's (``model_<output>.tflite``), so the export rows treat both converters alike.

@@ -117,10 +117,10 @@ class ExportConfig:
     c_array: bool = True  # write model_data.cc / model_data.h for the int8-I/O TFLite model
     # The yardstick: paper-size DeepSleepNet with seeded random weights ("untrained reference"), exported beside the
     # run's models with the run's window, for latency/size/memory ratios. "" = none. ONNX (seconds) and TFLite fp32
-    # through tf_keras (about 30 s on 2 cores; onnx2tf's tflite_fp32 of it took 12.5 min), so that every .tflite row
+    # through tf_keras (about 30 s on 2 cores; onnx2tf's conversion of it took 12.5 min), so that every .tflite row
     # is also compared with DeepSleepNet run by the same interpreter (docs/yardstick.md).
     reference_arch: str = "paper"
-    reference_formats: list[str] = field(default_factory=lambda: ["onnx_fp32", "tflite_fp32_keras"])
+    reference_formats: list[str] = field(default_factory=lambda: ["onnx_fp32", "tflite_fp32"])
     reference_seed: int = 0
     reference_test_sequences: int = 4  # parity of the reference's files is checked on this many test sequences
     model_card: bool = True  # MODEL_CARD.md beside every exported model (figures from the rows and manifests)

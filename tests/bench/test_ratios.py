@@ -73,7 +73,7 @@ def _dsn_rows():
     """Compressed int8 TFLite, DeepSleepNet fp32 in onnxruntime (its fastest runtime) and in TFLite (two files)."""
     rows = [_row("compressed", "tflite_int8", "ai-edge-litert", 1.0, 300, 50, [1.0, 1.1]),
             _row("deepsleepnet", "onnx_fp32", "onnxruntime", 20.0, 99_000, 200, [20.0, 21.0]),
-            _row("deepsleepnet", "tflite_fp32_keras", "ai-edge-litert", 40.0, 99_000, 300, [40.0, 44.0]),
+            _row("deepsleepnet", "tflite_fp32_onnx2tf", "ai-edge-litert", 40.0, 99_000, 300, [40.0, 44.0]),
             _row("deepsleepnet", "tflite_fp32", "ai-edge-litert", 60.0, 99_000, 300, [60.0, 60.0]),
             _row("compressed", "onnx_fp32", "tflite-runtime", 1.0, 300, 50, [1.0, 1.0])]
     for r in rows:
@@ -90,13 +90,13 @@ def test_same_runtime_yardstick_uses_the_fastest_dsn_file_of_that_runtime():
     add_ratio_fields(rows, "deepsleepnet/onnx_fp32/onnxruntime", "yardstick")
     add_same_runtime_ratios(rows, "deepsleepnet/onnx_fp32/onnxruntime")
     comp = rows[0]
-    assert comp["dsn_runtime"] == "deepsleepnet/tflite_fp32_keras/ai-edge-litert"  # 40 ms beats 60 ms
+    assert comp["dsn_runtime"] == "deepsleepnet/tflite_fp32_onnx2tf/ai-edge-litert"  # 40 ms beats 60 ms
     assert comp["speedup_vs_dsn_runtime"] == pytest.approx(40.0)
     assert (comp["speedup_vs_dsn_runtime_min"], comp["speedup_vs_dsn_runtime_max"]) == pytest.approx((40.0, 40.0))
     assert comp["speedup_vs_yardstick"] == pytest.approx(20.0)
     assert rows[4]["dsn_runtime"] is None and rows[4]["speedup_vs_dsn_runtime"] is None  # no DSN in that runtime
     lines = "\n".join(yardstick_goal_lines(rows))
-    assert ("speed 40.0x vs `deepsleepnet/tflite_fp32_keras/ai-edge-litert` met; "
+    assert ("speed 40.0x vs `deepsleepnet/tflite_fp32_onnx2tf/ai-edge-litert` met; "
             "20.0x vs `deepsleepnet/onnx_fp32/onnxruntime` MISSED; size 330.0x met") in lines
 
 
@@ -104,7 +104,7 @@ def test_same_runtime_yardstick_missing_dsn_file_is_said_not_guessed():
     from sleepedge.firmware_bench.report import yardstick_goal_lines
     from sleepedge.firmware_bench.rows import add_ratio_fields, add_same_runtime_ratios
 
-    rows = [r for r in _dsn_rows() if r["format"] not in ("tflite_fp32_keras", "tflite_fp32")]
+    rows = [r for r in _dsn_rows() if r["format"] not in ("tflite_fp32_onnx2tf", "tflite_fp32")]
     add_ratio_fields(rows, "deepsleepnet/onnx_fp32/onnxruntime", "yardstick")
     add_same_runtime_ratios(rows, "deepsleepnet/onnx_fp32/onnxruntime")
     assert "speed x vs `-` no DSN row in this runtime" in "\n".join(yardstick_goal_lines(rows))

@@ -1,10 +1,10 @@
 """Fixtures for the export tests: one tiny random checkpoint, EEG-like sequences, and ONE converted export
-(session-scoped: the onnx2tf int8 run takes ~30 s on 2 cores and is shared by every TensorFlow test)."""
+(session-scoped: the Keras and onnx2tf runs take a minute on 2 cores and are shared by every TensorFlow test)."""
 from __future__ import annotations
 
 import pytest
 
-from export_fixtures import SEQ_LEN, export_cfg
+from export_fixtures import SEQ_LEN, TFLITE_FORMATS, export_cfg
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +36,6 @@ def tiny_export(tmp_path_factory, tiny_checkpoint, sequences):
 
     calib_x, test_x, test_y = sequences
     out = tmp_path_factory.mktemp("export")
-    cfg = export_cfg(["onnx_fp32", "tflite_fp32", "tflite_int8", "tflite_int8_fio", "tflite_int16x8"])
+    cfg = export_cfg(TFLITE_FORMATS)
     rows = export_checkpoint(tiny_checkpoint, out, calib_x, test_x, test_y, cfg, "baseline")
     return out, {r["format"]: r for r in rows}

@@ -1,4 +1,5 @@
-"""The second converter (tf_keras build, fused LSTM) beside onnx2tf, and the int8 streaming pair (TensorFlow)."""
+"""Both converters (the tf_keras build with fused LSTMs, the default; onnx2tf, unrolled) on one checkpoint, and
+the int8 streaming pairs (TensorFlow)."""
 from __future__ import annotations
 
 import pytest
@@ -7,8 +8,7 @@ from export_fixtures import SEQ_LEN, export_cfg
 
 pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
 
-FORMATS = ["onnx_fp32", "tflite_fp32_keras", "tflite_int8_keras", "stream_onnx_fp32", "stream_tflite_int8",
-           "stream_tflite_int8_onnx2tf"]
+FORMATS = ["onnx_fp32", "stream_onnx_fp32", "stream_tflite_int8", "stream_tflite_int8_onnx2tf"]
 
 
 @pytest.fixture(scope="module")
@@ -21,21 +21,23 @@ def keras_export(tmp_path_factory, tiny_checkpoint, sequences):
     return out, {r["format"]: r for r in rows}
 
 
-def test_keras_fp32_matches_pytorch_with_fused_lstm(keras_export, tiny_export):
-    _, rows = keras_export
-    r = rows["tflite_fp32_keras"]
+def test_keras_fp32_matches_pytorch_with_fused_lstm_and_no_pad_operators(tiny_export):
+    _, rows = tiny_export
+    r = rows["tflite_fp32"]
     assert r["status"] == "ok" and r["converter"] == "keras" and r["parity_max_abs"] < 1e-4
     assert r["op_counts"].get("UNIDIRECTIONAL_SEQUENCE_LSTM") == 2  # one per direction of the 1-layer tiny BiLSTM
-    unrolled = tiny_export[1]["tflite_fp32"]  # onnx2tf on the same checkpoint
+    assert "PAD" not in r["op_counts"]  # SAME padding inside the convs and pools
+    unrolled = rows["tflite_fp32_onnx2tf"]  # onnx2tf on the same checkpoint
+    assert unrolled["converter"] == "onnx2tf" and unrolled["parity_max_abs"] < 1e-4
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in unrolled["op_counts"] and unrolled["n_ops"] > 2 * r["n_ops"]
 
 
-def test_keras_int8_runs_under_tflite_micro(keras_export):
-    out, rows = keras_export
-    r = rows["tflite_int8_keras"]
-    assert r["status"] == "ok" and r["input_dtype"] == "int8" and r["agreement_torch"] > 0
-    assert r["tflm_status"] == "ok" and r["tflm_arena_bytes"] > 0
-    assert (out / r["c_source"]).is_file() and r["c_source"].endswith("tflite_int8_keras_data.cc")
+def test_keras_int8_runs_under_tflite_micro(tiny_export):
+    out, rows = tiny_export
+    r = rows["tflite_int8"]
+    assert r["status"] == "ok" and r["converter"] == "keras" and r["input_dtype"] == "int8" and r["agreement_torch"] > 0
+    assert r["tflm_status"] == "ok" and 0 < r["tflm_arena_bytes"] < rows["tflite_int8_onnx2tf"]["tflm_arena_bytes"]
+    assert (out / r["c_source"]).is_file() and r["c_source"].endswith("model_data.cc")
 
 
 @pytest.mark.parametrize("fmt,converter", [("stream_tflite_int8", "keras"), ("stream_tflite_int8_onnx2tf", "onnx2tf")])
@@ -56,9 +58,9 @@ def test_int8_keras_lstm_keeps_the_fp32_accuracy(keras_export, tiny_export):
     """The fused int8 LSTM (calibrated gate intermediates) scores like onnx2tf's unrolled int8 on the same
     checkpoint, and the default int8 pair like the int8 window model."""
     _, rows = keras_export
-    window = tiny_export[1]["tflite_int8"]
-    for fmt in ("tflite_int8_keras", "stream_tflite_int8", "stream_tflite_int8_onnx2tf"):
-        r = rows[fmt]
+    window = tiny_export[1]["tflite_int8_onnx2tf"]
+    for fmt in ("tflite_int8", "stream_tflite_int8", "stream_tflite_int8_onnx2tf"):
+        r = tiny_export[1][fmt] if fmt == "tflite_int8" else rows[fmt]
         assert abs(r["accuracy"] - window["accuracy"]) <= 0.05 and r["agreement_torch"] >= 0.9, fmt
     assert rows["stream_tflite_int8"]["converter"] == "keras"
     assert rows["stream_tflite_int8"]["tflm_arena_bytes"] < rows["stream_tflite_int8_onnx2tf"]["tflm_arena_bytes"]

@@ -31,15 +31,27 @@ def test_run_child_reports_segfault_and_timeout(tmp_path):
 def test_crashing_conversion_becomes_failed_rows(tmp_path, monkeypatch, tiny_checkpoint, sequences):
     monkeypatch.setattr(tflite_convert, "onnx2tf_command", lambda *a, **k: SEGFAULT)
     calib_x, test_x, test_y = sequences
+    cfg = export_cfg(["onnx_fp32", "tflite_fp32_onnx2tf", "tflite_int8_onnx2tf"])
+    rows = {r["format"]: r for r in export_checkpoint(tiny_checkpoint, tmp_path, calib_x, test_x, test_y, cfg, "baseline")}
+    assert rows["onnx_fp32"]["status"] == "ok"
+    for name in ("tflite_fp32_onnx2tf", "tflite_int8_onnx2tf"):
+        assert rows[name]["status"] == "failed"
+        assert "SIGSEGV" in rows[name]["reason"] and rows[name]["file"] is None
+    assert rows["tflite_fp32_onnx2tf"]["convert_job"] == "onnx2tf_fp32"
+    assert not (tmp_path / "baseline" / ".work").exists()
+    assert (tmp_path / "baseline" / "onnx2tf_fp32.log").is_file()  # the failed conversion's output is kept
+
+
+def test_crashing_keras_conversion_becomes_failed_rows(tmp_path, monkeypatch, tiny_checkpoint, sequences):
+    from sleepedge.export import keras_convert
+
+    monkeypatch.setattr(keras_convert, "keras_command", lambda *a, **k: SEGFAULT)
+    calib_x, test_x, test_y = sequences
     cfg = export_cfg(["onnx_fp32", "tflite_fp32", "tflite_int8"])
     rows = {r["format"]: r for r in export_checkpoint(tiny_checkpoint, tmp_path, calib_x, test_x, test_y, cfg, "baseline")}
     assert rows["onnx_fp32"]["status"] == "ok"
     for name in ("tflite_fp32", "tflite_int8"):
-        assert rows[name]["status"] == "failed"
-        assert "SIGSEGV" in rows[name]["reason"] and rows[name]["file"] is None
-    assert rows["tflite_fp32"]["convert_job"] == "onnx2tf_fp32"
-    assert not (tmp_path / "baseline" / ".work").exists()
-    assert (tmp_path / "baseline" / "onnx2tf_fp32.log").is_file()  # the failed conversion's output is kept
+        assert rows[name]["status"] == "failed" and "SIGSEGV" in rows[name]["reason"] and rows[name]["file"] is None
 
 
 def test_crashing_quantisation_costs_only_the_integer_rows(tmp_path, monkeypatch, tiny_checkpoint, sequences):
@@ -47,10 +59,10 @@ def test_crashing_quantisation_costs_only_the_integer_rows(tmp_path, monkeypatch
 
     monkeypatch.setattr(int8_convert, "int8_command", lambda *a, **k: SEGFAULT)
     calib_x, test_x, test_y = sequences
-    cfg = export_cfg(["onnx_fp32", "tflite_fp32", "tflite_int8"])
+    cfg = export_cfg(["onnx_fp32", "tflite_fp32_onnx2tf", "tflite_int8_onnx2tf"])
     rows = {r["format"]: r for r in export_checkpoint(tiny_checkpoint, tmp_path, calib_x, test_x, test_y, cfg, "baseline")}
-    assert rows["onnx_fp32"]["status"] == rows["tflite_fp32"]["status"] == "ok"
-    assert rows["tflite_int8"]["status"] == "failed" and "SIGSEGV" in rows["tflite_int8"]["reason"]
+    assert rows["onnx_fp32"]["status"] == rows["tflite_fp32_onnx2tf"]["status"] == "ok"
+    assert rows["tflite_int8_onnx2tf"]["status"] == "failed" and "SIGSEGV" in rows["tflite_int8_onnx2tf"]["reason"]
     assert (tmp_path / "baseline" / "int8_convert.log").is_file()
 
 

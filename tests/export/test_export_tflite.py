@@ -7,24 +7,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from export_fixtures import TFLITE_FORMATS, export_cfg
 from sleepedge.export.carray import read_c_array
 from sleepedge.export.oplist import OpRecord, check_ops, list_ops
 
 pytestmark = pytest.mark.tensorflow
 
 
-def test_fp32_tflite_matches_pytorch(tiny_export):
+@pytest.mark.parametrize("fmt", ["tflite_fp32", "tflite_fp32_onnx2tf"])
+def test_fp32_tflite_matches_pytorch(tiny_export, fmt):
     out, rows = tiny_export
-    r = rows["tflite_fp32"]
+    r = rows[fmt]
     assert r["status"] == "ok", r["reason"]
     assert r["parity_max_abs"] < r["parity_tol"] and r["agreement_torch"] == 1.0
     assert (out / r["file"]).stat().st_size == r["file_bytes"]
-    assert "WHILE" not in r["op_counts"]  # BiLSTM unrolled (-eru)
+    assert "WHILE" not in r["op_counts"]  # fused LSTM operators (Keras) or the BiLSTM unrolled (onnx2tf -eru)
 
 
-def test_int8_tflite_is_full_integer_and_calibrated_on_given_data(tiny_export, sequences):
+@pytest.mark.parametrize("fmt", ["tflite_int8", "tflite_int8_onnx2tf"])
+def test_int8_tflite_is_full_integer_and_calibrated_on_given_data(tiny_export, sequences, fmt):
     out, rows = tiny_export
-    r = rows["tflite_int8"]
+    r = rows[fmt]
     assert r["status"] == "ok", r["reason"]
     assert r["input_dtype"] == "int8" and r["output_dtype"] == "int8" and r["input_scale"] > 0
     # asymmetric int8 input quantisation spans the calibration data's range: proof the given EEG was
@@ -37,7 +40,7 @@ def test_int8_tflite_is_full_integer_and_calibrated_on_given_data(tiny_export, s
         if op.name in ("CONV_2D", "FULLY_CONNECTED"):
             assert op.input_types[:2] == ("INT8", "INT8"), op
     assert r["float_ops"] == check_ops(ops, int8=True)["float_ops"]  # float leftovers listed by name and count
-    assert r["flex_ops"] == {} and r["file_bytes"] < rows["tflite_fp32"]["file_bytes"]
+    assert r["flex_ops"] == {} and r["file_bytes"] < rows[fmt.replace("int8", "fp32")]["file_bytes"]
     assert r["parity_max_abs"] is not None and 0 <= r["agreement_torch"] <= 1
     assert r["macro_f1"] is not None and r["kappa"] is not None
 
@@ -103,17 +106,17 @@ def test_markdown_table_and_int8_delta(tiny_export):
 
     _, rows = tiny_export
     r = rows["tflite_int8"]
-    assert r["fp32_reference"] == "tflite_fp32"
+    assert r["fp32_reference"] == "tflite_fp32"  # each int8 file against the fp32 file of its own converter
+    assert rows["tflite_int8_onnx2tf"]["fp32_reference"] == "tflite_fp32_onnx2tf"
     assert r["macro_f1_delta_vs_fp32"] == pytest.approx(r["macro_f1"] - rows["tflite_fp32"]["macro_f1"])
     md = formats_markdown(list(rows.values()))
-    assert md.count("| baseline |") == 5 and "int8 vs fp32" in md and "macro-F1" in md
+    assert md.count("| baseline |") == len(rows) and "int8 vs fp32" in md and "macro-F1" in md
     assert "baseline/tflite_int16x8: macro-F1" in md  # the 16x8 file is compared with fp32 too
 
 
 def test_export_is_byte_identical_from_one_run_to_the_next(tiny_export, tiny_checkpoint, sequences, tmp_path):
     """Same checkpoint, same calibration, same config: the same .onnx and .tflite bytes (the int8 conversion
     runs single-threaded; with TensorFlow's thread pools it left a random BiLSTM SPLIT in float)."""
-    from export_fixtures import export_cfg
 
     from sleepedge.export.checkpoint_export import export_checkpoint
     from sleepedge.runfolder import sha256_file
@@ -121,17 +124,16 @@ def test_export_is_byte_identical_from_one_run_to_the_next(tiny_export, tiny_che
     out, rows = tiny_export
     calib_x, test_x, test_y = sequences
     again = export_checkpoint(tiny_checkpoint, tmp_path, calib_x, test_x, test_y,
-                              export_cfg(["onnx_fp32", "tflite_fp32", "tflite_int8", "tflite_int8_fio", "tflite_int16x8"]),
-                              "baseline")
+                              export_cfg(TFLITE_FORMATS), "baseline")
     for r in again:
         assert r["status"] == "ok", r["reason"]
         assert sha256_file(tmp_path / r["file"]) == sha256_file(out / rows[r["format"]]["file"]), r["format"]
-    assert rows["tflite_int8"]["float_ops"] == {}
+    assert rows["tflite_int8"]["float_ops"] == {} and rows["tflite_int8_onnx2tf"]["float_ops"] == {}
 
 
 def test_int16x8_variant_runs_in_tflite_micro_and_stays_close_to_fp32(tiny_export):
     _, rows = tiny_export
-    r, i8 = rows["tflite_int16x8"], rows["tflite_int8"]
+    r, i8 = rows["tflite_int16x8"], rows["tflite_int8_onnx2tf"]  # the same onnx2tf graph at 8-bit activations
     assert r["status"] == "ok", r["reason"]
     assert r["input_dtype"] == "int16" and r["output_dtype"] == "int16" and r["float_ops"] == {}
     assert r["tflm_status"] == "ok" and r["tflm_arena_bytes"] > i8["tflm_arena_bytes"]  # 16-bit activations

@@ -154,9 +154,10 @@ def _limitations(model: str, rows: list[dict], train: dict[str, Any]) -> list[st
                        "dominates small models.")
         if r["status"] != "ok":
             out.append(f"{r['format']} failed to export: {r.get('reason')}")
-    if any(r.get("kind") == "stream" and r.get("converter") == "keras" and r["status"] == "ok" for r in rows):
-        out.append("The int8 streaming head (fused LSTM) keeps state in variable tensors: reset them before every "
-                   "head call (TFLite `reset_all_variables()`, TFLite Micro `ResetVariableTensors()`).")
+    fused = [r["format"] for r in rows if r.get("converter") == "keras" and r["status"] == "ok"]
+    if fused:
+        out.append(f"{', '.join(fused)}: the fused LSTM keeps its state in variable tensors: reset them before every "
+                   "window or head call (TFLite `reset_all_variables()`, TFLite Micro `ResetVariableTensors()`).")
     out.append(f"Input: one EEG channel ({ds.get('channel', '?')}) at {ds.get('sfreq', '?')} Hz in microvolts; other "
                "montages, sampling rates and artefact-heavy recordings are untested.")
     out.append("torch.nn.LSTM has no peephole connections (the paper's cells do); training differs from the paper "

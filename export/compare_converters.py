@@ -69,12 +69,12 @@ def export_arch(spec: str, out: Path, train_epochs: int, seq_len: int, n_test: i
 
 
 def _specs(rows: list[dict], root: Path) -> dict[str, str]:
-    """``{row key: filetime spec}`` of every ok row."""
+    """``{row key: filetime spec}`` of every ok row; absolute paths (the timing child runs from ``/``)."""
     out = {}
     for r in rows:
         if r["status"] != "ok":
             continue
-        files = [str(root / f) for f in (r["files"].values() if r.get("files") else [r["file"]])]
+        files = [str(root.resolve() / f) for f in (r["files"].values() if r.get("files") else [r["file"]])]
         out[f"{r['model']}/{r['format']}"] = "+".join(files)
     return out
 
@@ -105,6 +105,19 @@ def _ms_epoch(t: dict | None) -> float | None:
     return t["ms"] if t["kind"] == "pair" else t["ms"] / t["seq_len"]
 
 
+def _latency_cell(t: dict | None, digits: int) -> str:
+    """Latency per epoch, or the timing error (a failed timing is shown, never left blank)."""
+    v = _ms_epoch(t)
+    if v is not None:
+        return f"{v:,.{digits}f}"
+    return f"failed: {str(t['error'])[:60]}" if t and t.get("error") else ""
+
+
+def timing_errors(timings: dict[str, dict]) -> list[str]:
+    """``key: error`` of every file whose timing failed."""
+    return [f"{k}: {t['error']}" for k, t in timings.items() if t.get("error")]
+
+
 def _convert_s(r: dict) -> float | None:
     """Conversion seconds; a pair's two parts added (they run side by side in an export)."""
     parts = r.get("convert_s_parts")
@@ -127,7 +140,7 @@ def table(rows: list[dict], x86: dict, arm: dict) -> str:
             r["model"], r["format"], r["converter"], f(_convert_s(r), 1), str(r.get("n_ops") or ""),
             f((r.get("file_bytes") or 0) / 1024, 1), "" if r["precision"] == "int8" else f"{r.get('parity_max_abs') or 0:.1e}",
             f(100 * r["accuracy"], 1) if r.get("accuracy") is not None else "", "" if d is None else f"{100 * d:+.2f}",
-            f(_ms_epoch(x86.get(k)), 3), f(_ms_epoch(arm.get(k)), 2), arena]) + " |")
+            _latency_cell(x86.get(k), 3), _latency_cell(arm.get(k), 2), arena]) + " |")
     return "\n".join(out) + "\n"
 
 
@@ -157,7 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     text = table(rows, x86, arm)
     atomic_write_text(out / "converters.md", text, overwrite=True)
     print(text)
-    return 0
+    errors = timing_errors(x86) + [f"aarch64 {e}" for e in timing_errors(arm)]
+    for e in errors:
+        log.error("timing failed: %s", e)
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

@@ -152,9 +152,13 @@ def _limitations(model: str, rows: list[dict], train: dict[str, Any]) -> list[st
         if r.get("converter") == "onnx2tf" and (r.get("n_ops") or 0) > 200:
             out.append(f"{r['format']}: onnx2tf unrolls the BiLSTM ({r['n_ops']} operators); per-operator overhead "
                        "dominates small models.")
+        if r.get("lstm") == "unrolled" and r["status"] == "ok":
+            out.append(f"{r['format']}: LSTM unrolled ({r.get('n_ops')} operators) for speed on x86 hosts; its file and "
+                       "TFLite Micro arena are larger than the fused LSTM's (tflite_int8), the format for devices.")
         if r["status"] != "ok":
             out.append(f"{r['format']} failed to export: {r.get('reason')}")
-    fused = [r["format"] for r in rows if r.get("converter") == "keras" and r["status"] == "ok"]
+    fused = [r["format"] for r in rows if r.get("converter") == "keras" and r.get("lstm", "fused") == "fused"
+             and r["status"] == "ok"]
     if fused:
         out.append(f"{', '.join(fused)}: the fused LSTM keeps its state in variable tensors: reset them before every "
                    "window or head call (TFLite `reset_all_variables()`, TFLite Micro `ResetVariableTensors()`).")

@@ -55,15 +55,19 @@ def model_info(model, seq_len: int) -> dict[str, Any]:
 
 def keras_jobs(model, work: Path, fmts: list[ExportFormat], calib_x: np.ndarray, seq_len: int,
                timeout_s: float, int8_attempts: int = 4) -> dict[str, Onnx2TfJob]:
-    """The Keras-converter runs the window rows need (one child writes every requested output; an integer
-    output is converted until fully integer, up to ``int8_attempts`` times, as :mod:`.int8_convert` does)."""
-    tfl = [f for f in fmts if f.converter == "keras" and not f.stream]
-    if not tfl:
-        return {}
-    outputs = list(dict.fromkeys(f.onnx2tf_output for f in tfl))
-    calib = calib_x if any(f.is_int8 for f in tfl) else None
-    job = run_keras(model, "window", seq_len, work / "keras_window", calib, outputs, timeout_s, attempts=int8_attempts)
-    return {f.name: job for f in tfl}
+    """The Keras-converter runs the window rows need: one child per LSTM mode (fused, unrolled) writes every
+    output its rows request; an integer output is converted until fully integer, up to ``int8_attempts``
+    times, as :mod:`.int8_convert` does."""
+    jobs: dict[str, Onnx2TfJob] = {}
+    for lstm in dict.fromkeys(f.lstm for f in fmts if f.converter == "keras" and not f.stream):
+        tfl = [f for f in fmts if f.converter == "keras" and not f.stream and f.lstm == lstm]
+        outputs = list(dict.fromkeys(f.onnx2tf_output for f in tfl))
+        calib = calib_x if any(f.is_int8 for f in tfl) else None
+        suffix = "" if lstm == "fused" else f"_{lstm}"
+        job = run_keras(model, "window", seq_len, work / f"keras_window{suffix}", calib, outputs, timeout_s,
+                        name=f"keras_window{suffix}", attempts=int8_attempts, lstm=lstm)
+        jobs.update({f.name: job for f in tfl})
+    return jobs
 
 
 def onnx2tf_jobs(onnx_path: Path, work: Path, fmts: list[ExportFormat], calib_x: np.ndarray,

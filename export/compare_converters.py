@@ -26,7 +26,7 @@ from sleepedge.runfolder import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 
-FORMATS = ["onnx_fp32", "tflite_fp32", "tflite_int8", "tflite_fp32_onnx2tf", "tflite_int8_onnx2tf",
+FORMATS = ["onnx_fp32", "tflite_fp32", "tflite_int8", "tflite_int8_unrolled", "tflite_fp32_onnx2tf", "tflite_int8_onnx2tf",
            "stream_onnx_fp32", "stream_tflite_int8", "stream_tflite_int8_onnx2tf"]
 
 
@@ -137,7 +137,7 @@ def table(rows: list[dict], x86: dict, arm: dict) -> str:
             arena = f"failed: {r.get('reason', '')[:80]}"
         d = r.get("macro_f1_delta_vs_fp32")
         out.append("| " + " | ".join([
-            r["model"], r["format"], r["converter"], f(_convert_s(r), 1), str(r.get("n_ops") or ""),
+            r["model"], r["format"], r["converter"] + (f" ({r['lstm']} LSTM)" if r.get("lstm") else ""), f(_convert_s(r), 1), str(r.get("n_ops") or ""),
             f((r.get("file_bytes") or 0) / 1024, 1), "" if r["precision"] == "int8" else f"{r.get('parity_max_abs') or 0:.1e}",
             f(100 * r["accuracy"], 1) if r.get("accuracy") is not None else "", "" if d is None else f"{100 * d:+.2f}",
             _latency_cell(x86.get(k), 3), _latency_cell(arm.get(k), 2), arena]) + " |")

@@ -34,6 +34,9 @@ class ExportFormat:
         One line for the markdown table.
     stream : bool
         A streaming pair (per-epoch feature model + sequence head, two files) instead of one window model.
+    lstm : str
+        Keras converter only: ``"fused"`` (one UNIDIRECTIONAL_SEQUENCE_LSTM operator per direction and layer)
+        or ``"unrolled"`` (the LSTM written out step by step: fully connected and elementwise operators).
     """
 
     name: str
@@ -45,6 +48,7 @@ class ExportFormat:
     int8_io: bool = False
     description: str = ""
     stream: bool = False
+    lstm: str = ""
 
     @property
     def is_int8(self) -> bool:
@@ -62,13 +66,20 @@ FORMATS: dict[str, ExportFormat] = {
         # faster int8 window on x86 at the same accuracy (docs/generated/converters.md). onnx2tf (ONNX -> TFLite,
         # BiLSTM unrolled) stays at hand as the *_onnx2tf formats, and is the only converter for 16x8.
         ExportFormat("tflite_fp32", ".tflite", "keras", "tflite", "fp32", onnx2tf_output="float32",
-                     description="TFLite float32 (tf_keras build, fused LSTM)"),
+                     lstm="fused", description="TFLite float32 (tf_keras build, fused LSTM)"),
         # The microcontroller format: int8 in and out, so firmware feeds quantised samples directly.
         ExportFormat("tflite_int8", ".tflite", "keras", "tflite", "int8", onnx2tf_output="full_integer_quant",
-                     int8_io=True, description="TFLite full-integer int8, int8 input/output (tf_keras, fused LSTM)"),
+                     int8_io=True, lstm="fused",
+                     description="TFLite full-integer int8, int8 input/output (tf_keras, fused LSTM)"),
+        # The same int8 window with the LSTM unrolled (Keras unroll=True): measured faster on x86, where TFLite's
+        # fused int8 LSTM kernel is slow, but slower under aarch64 emulation, with a larger file and TFLite Micro
+        # arena (docs/generated/converters.md). For x86 hosts; tflite_int8 stays the default for devices.
+        ExportFormat("tflite_int8_unrolled", ".tflite", "keras", "tflite", "int8", onnx2tf_output="full_integer_quant",
+                     int8_io=True, lstm="unrolled",
+                     description="TFLite full-integer int8, int8 input/output (tf_keras, LSTM unrolled: x86 hosts)"),
         # Same int8 graph with float input/output (QUANTIZE/DEQUANTIZE at the ends): for hosts that feed floats.
         ExportFormat("tflite_int8_fio", ".tflite", "keras", "tflite", "int8", onnx2tf_output="integer_quant",
-                     description="TFLite full-integer int8, float32 input/output (tf_keras, fused LSTM)"),
+                     lstm="fused", description="TFLite full-integer int8, float32 input/output (tf_keras, fused LSTM)"),
         ExportFormat("tflite_fp32_onnx2tf", ".tflite", "onnx2tf", "tflite", "fp32", onnx2tf_output="float32",
                      description="TFLite float32 from the ONNX file (onnx2tf), BiLSTM unrolled"),
         ExportFormat("tflite_int8_onnx2tf", ".tflite", "onnx2tf", "tflite", "int8", onnx2tf_output="full_integer_quant",
@@ -86,7 +97,8 @@ FORMATS: dict[str, ExportFormat] = {
         # Micro arena a fraction of onnx2tf's unrolled head at the same accuracy (measured side by side in
         # docs/generated/converters.md); onnx2tf's pair stays at hand.
         ExportFormat("stream_tflite_int8", ".tflite", "keras", "tflite", "int8", onnx2tf_output="full_integer_quant",
-                     int8_io=True, stream=True, description="streaming pair, TFLite int8 (tf_keras, fused LSTM)"),
+                     int8_io=True, stream=True, lstm="fused",
+                     description="streaming pair, TFLite int8 (tf_keras, fused LSTM)"),
         ExportFormat("stream_tflite_int8_onnx2tf", ".tflite", "onnx2tf", "tflite", "int8",
                      onnx2tf_output="full_integer_quant", int8_io=True, stream=True,
                      description="streaming pair, TFLite int8 (onnx2tf, unrolled LSTM)"),

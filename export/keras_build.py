@@ -3,11 +3,15 @@ copied in, converted with TensorFlow's own TFLite converter. Runs in a child pro
 
     python -m sleepedge.export.keras_build --arch ARCH.json --weights W.npz --kind window|features|head
         --seq-len L --out DIR [--calib CALIB.npy] [--outputs float32,full_integer_quant,integer_quant] [--attempts N]
+        [--lstm fused|unrolled]
 
 Why not only onnx2tf (kept as the ``*_onnx2tf`` formats): it unrolls the BiLSTM into ~70 operators per time step whatever its width,
 and TFLite Micro's persistent per-operator data then dominates the arena of a small model. A tf_keras
 ``LSTM`` (Keras 2, ``TF_USE_LEGACY_KERAS=1``) is recognised by the converter and becomes one fused
 ``UNIDIRECTIONAL_SEQUENCE_LSTM`` operator per direction and layer. Keras 3 layers are not fused.
+``--lstm unrolled`` builds the LSTM with ``unroll=True`` instead: the converter writes it out step by step
+(fully connected, logistic, tanh, mul, add), which TFLite's int8 x86 kernels run faster than the fused
+int8 LSTM, at the cost of a larger file and arena (docs/converters.md).
 
 The graph mirrors :class:`sleepedge.models.deepsleepnet.DeepSleepNet` layer by layer: SAME padding
 inside the convs and pools (PyTorch pads zeros explicitly with the same split; a separate TFLite PAD on the
@@ -29,6 +33,7 @@ import numpy as np
 
 STEM = "model"
 OUTPUTS = ("float32", "full_integer_quant", "integer_quant")
+LSTM_MODES = ("fused", "unrolled")
 
 
 def _keras():
@@ -59,7 +64,7 @@ def _pool(keras, x, kernel: int):
     return keras.layers.MaxPool1D(kernel, strides=kernel, padding="same")(x)
 
 
-def _branch(keras, x, w: dict, name: str, b, epoch_samples: int):
+def _branch(keras, x, w: dict, name: str, b):
     """One CNN branch on ``(epochs, samples, 1)``; returns ``(epochs, channels * length)`` channel-major."""
     x = _conv_block(keras, x, w, f"{name}.blocks.0", b.channels[0], b.first_kernel, b.first_stride)
     x = _pool(keras, x, b.pool1)
@@ -71,7 +76,7 @@ def _branch(keras, x, w: dict, name: str, b, epoch_samples: int):
 
 def _cnn(tf, keras, x, w: dict, arch):
     """``(n, samples, 1)`` -> ``(n, cnn_features)``."""
-    parts = [_branch(keras, x, w, n, getattr(arch, n), arch.epoch_samples) for n in ("small", "large")]
+    parts = [_branch(keras, x, w, n, getattr(arch, n)) for n in ("small", "large")]
     return keras.layers.Concatenate(axis=1)(parts)
 
 
@@ -81,11 +86,12 @@ def _lstm_weights(w: dict, layer: int, suffix: str) -> list[np.ndarray]:
             w[f"lstm.bias_ih_l{layer}{suffix}"] + w[f"lstm.bias_hh_l{layer}{suffix}"]]
 
 
-def _sequence(tf, keras, f, w: dict, arch, seq_len: int):
+def _sequence(tf, keras, f, w: dict, arch, seq_len: int, lstm: str = "fused"):
     """Cached features ``(1, L, F)`` -> logits ``(1, L, n_classes)`` (BiLSTM + shortcut + classifier)."""
     seq = f
     for layer in range(arch.lstm_layers):
-        bi = keras.layers.Bidirectional(keras.layers.LSTM(arch.lstm_hidden, return_sequences=True), merge_mode="concat")
+        cell = keras.layers.LSTM(arch.lstm_hidden, return_sequences=True, unroll=lstm == "unrolled")
+        bi = keras.layers.Bidirectional(cell, merge_mode="concat")
         seq = bi(seq)
         bi.forward_layer.set_weights(_lstm_weights(w, layer, ""))
         bi.backward_layer.set_weights(_lstm_weights(w, layer, "_reverse"))
@@ -99,17 +105,20 @@ def _sequence(tf, keras, f, w: dict, arch, seq_len: int):
     return out
 
 
-def build(arch, weights: dict, kind: str, seq_len: int):
-    """A tf_keras model of ``kind`` (``window``, ``features`` or ``head``) with the given PyTorch weights.
+def build(arch, weights: dict, kind: str, seq_len: int, lstm: str = "fused"):
+    """A tf_keras model of ``kind`` (``window``, ``features`` or ``head``) with the given PyTorch weights;
+    ``lstm`` is ``fused`` or ``unrolled`` (see the module docstring).
 
     Input and output shapes are those of the ONNX exports: window ``(1, L, 1, S)`` -> ``(1, L, C)``;
     features ``(1, 1, 1, S)`` -> ``(1, F)``; head ``(1, L, 1, F)`` -> ``(1, L, C)``.
     """
+    if lstm not in LSTM_MODES:
+        raise ValueError(f"unknown lstm mode {lstm!r} ({', '.join(LSTM_MODES)})")
     tf, keras = _keras()
     s, f_dim = arch.epoch_samples, arch.cnn_features
     if kind == "head":
         inp = keras.Input(shape=(seq_len, 1, f_dim), batch_size=1, name="x")
-        out = _sequence(tf, keras, keras.layers.Reshape((seq_len, f_dim))(inp), weights, arch, seq_len)
+        out = _sequence(tf, keras, keras.layers.Reshape((seq_len, f_dim))(inp), weights, arch, seq_len, lstm)
     else:
         steps = 1 if kind == "features" else seq_len
         inp = keras.Input(shape=(steps, 1, s), batch_size=1, name="x")
@@ -118,7 +127,7 @@ def build(arch, weights: dict, kind: str, seq_len: int):
             out = feats
         elif kind == "window":
             seq = keras.layers.Lambda(lambda t: tf.reshape(t, (1, seq_len, f_dim)))(feats)  # epochs -> sequence
-            out = _sequence(tf, keras, seq, weights, arch, seq_len)
+            out = _sequence(tf, keras, seq, weights, arch, seq_len, lstm)
         else:
             raise ValueError(f"unknown model kind {kind!r} (window, features, head)")
     return keras.Model(inp, out)
@@ -184,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calib", default=None, help=".npy calibration inputs in the model's input layout")
     p.add_argument("--outputs", default="float32,full_integer_quant")
     p.add_argument("--attempts", type=int, default=4, help="conversions of an integer output until it is fully integer")
+    p.add_argument("--lstm", choices=LSTM_MODES, default="fused", help="fused LSTM operators, or the LSTM unrolled")
     a = p.parse_args(argv)
     from sleepedge.models.arch import DeepSleepNetArch
 
@@ -195,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         raise SystemExit(f"unknown outputs {unknown} (known: {', '.join(OUTPUTS)})")
     t0 = time.perf_counter()
-    model = build(arch, weights, a.kind, a.seq_len)
+    model = build(arch, weights, a.kind, a.seq_len, a.lstm)
     calib = np.load(a.calib) if a.calib else None
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -22,16 +22,18 @@ log = logging.getLogger(__name__)
 
 
 def keras_command(work: Path, kind: str, seq_len: int, outputs: list[str], calib: Path | None,
-                  attempts: int = 4) -> list[str]:
+                  attempts: int = 4, lstm: str = "fused") -> list[str]:
     """Command line of the child for one model ``kind`` (window, features or head)."""
     cmd = [sys.executable, "-m", "sleepedge.export.keras_build", "--arch", str(work / "arch.json"),
            "--weights", str(work / "weights.npz"), "--kind", kind, "--seq-len", str(seq_len),
-           "--out", str(work / "out"), "--outputs", ",".join(outputs), "--attempts", str(attempts)]
+           "--out", str(work / "out"), "--outputs", ",".join(outputs), "--attempts", str(attempts),
+           "--lstm", lstm]
     return cmd + (["--calib", str(calib)] if calib is not None else [])
 
 
 def run_keras(model, kind: str, seq_len: int, work_dir: str | Path, calib_x: np.ndarray | None,
-              outputs: list[str], timeout_s: float = 1800, name: str = "", attempts: int = 4) -> Onnx2TfJob:
+              outputs: list[str], timeout_s: float = 1800, name: str = "", attempts: int = 4,
+              lstm: str = "fused") -> Onnx2TfJob:
     """Convert ``model`` (a DeepSleepNet) through tf_keras in a child process.
 
     Parameters
@@ -54,6 +56,8 @@ def run_keras(model, kind: str, seq_len: int, work_dir: str | Path, calib_x: np.
         Job name for reasons and logs.
     attempts : int
         Conversions of an integer output at most, until no operator inside it touches a float tensor.
+    lstm : str
+        ``fused`` (UNIDIRECTIONAL_SEQUENCE_LSTM operators) or ``unrolled``.
 
     Returns
     -------
@@ -72,7 +76,7 @@ def run_keras(model, kind: str, seq_len: int, work_dir: str | Path, calib_x: np.
         np.save(calib, np.ascontiguousarray(calib_x, dtype=np.float32))
     name = name or f"keras_{kind}"
     log.info("%s: converting with tf_keras (%s)", name, ", ".join(outputs))
-    res = run_child(keras_command(work, kind, seq_len, outputs, calib, attempts), work, timeout_s, "keras converter",
+    res = run_child(keras_command(work, kind, seq_len, outputs, calib, attempts, lstm), work, timeout_s, "keras converter",
                     SINGLE_THREAD)
     (work / "keras.log").write_text(res.stdout + "\n" + res.stderr, encoding="utf-8")
     files = {o: work / "out" / f"{STEM}_{o}.tflite" for o in outputs}

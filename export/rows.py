@@ -24,7 +24,7 @@ def new_row(model_name: str, fmt: ExportFormat, model_info: dict[str, Any]) -> d
     row: dict[str, Any] = {
         "model": model_name, "format": fmt.name, "status": "failed", "reason": "", "file": None,
         "file_bytes": None, "runtime": fmt.runtime, "precision": fmt.precision, "converter": fmt.converter,
-        "input_dtype": "int8" if fmt.int8_io else "float32",
+        "lstm": fmt.lstm or None, "input_dtype": "int8" if fmt.int8_io else "float32",
         "parity_max_abs": None, "parity_tol": None, "accuracy": None, "macro_f1": None, "kappa": None,
         "agreement_torch": None, "flex_ops": {}, "float_ops": {}, "custom_ops": {}, "op_counts": {},
         "tflm_arena_bytes": None, "tflm_status": "not_applicable", "fits_boards": [], "convert_s": None,

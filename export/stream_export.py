@@ -104,7 +104,7 @@ def _convert(model, fmt, row, onnx, calib, seq_len, model_dir, work, ecfg, overw
             return int8_job(base, wdir / "out", wdir / "int8_convert", cal, [fmt.onnx2tf_output], ecfg.int8_attempts,
                             ecfg.timeout_s, name=f"int8_convert_{part}")
         return run_keras(model, part, seq_len, wdir, cal, [fmt.onnx2tf_output], ecfg.timeout_s, name=f"keras_{part}",
-                         attempts=ecfg.int8_attempts)
+                         attempts=ecfg.int8_attempts, lstm=fmt.lstm)
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=len(PARTS)) as pool:

@@ -101,7 +101,8 @@ class CompressConfig:
 
 @dataclass
 class ExportConfig:
-    formats: list[str] = field(default_factory=lambda: ["onnx_fp32", "tflite_fp32", "tflite_int8", "stream_onnx_fp32",
+    formats: list[str] = field(default_factory=lambda: ["onnx_fp32", "tflite_fp32", "tflite_int8",
+                                                        "tflite_int8_unrolled", "stream_onnx_fp32",
                                                         "stream_tflite_int8"])
     opset: int = 17
     parity_tol: float = 1e-4

@@ -108,3 +108,21 @@ def test_same_runtime_yardstick_missing_dsn_file_is_said_not_guessed():
     add_ratio_fields(rows, "deepsleepnet/onnx_fp32/onnxruntime", "yardstick")
     add_same_runtime_ratios(rows, "deepsleepnet/onnx_fp32/onnxruntime")
     assert "speed x vs `-` no DSN row in this runtime" in "\n".join(yardstick_goal_lines(rows))
+
+
+def test_yardstick_goal_judges_the_unrolled_host_window_beside_the_device_window():
+    from sleepedge.firmware_bench.report import yardstick_goal_lines
+    from sleepedge.firmware_bench.rows import add_ratio_fields, add_same_runtime_ratios
+
+    rows = _dsn_rows() + [_row("compressed", "tflite_int8_unrolled", "ai-edge-litert", 0.5, 700, 50, [0.5, 0.5]),
+                          _row("baseline", "tflite_int8_unrolled", "ai-edge-litert", 0.8, 900, 50, [0.8, 0.8])]
+    for r in rows[-2:]:
+        r.update(kind="window", latency_ms_per_epoch_p50=r["latency_ms_p50"] / 10,
+                 round_p50_ms_per_epoch=[v / 10 for v in r["round_p50_ms"]])
+    add_ratio_fields(rows, "deepsleepnet/onnx_fp32/onnxruntime", "yardstick")
+    add_same_runtime_ratios(rows, "deepsleepnet/onnx_fp32/onnxruntime")
+    lines = yardstick_goal_lines(rows)
+    judged = [ln for ln in lines if ln.startswith("- `")]
+    assert [ln.split("`")[1] for ln in judged] == ["compressed/tflite_int8/ai-edge-litert",
+                                                   "compressed/tflite_int8_unrolled/ai-edge-litert"]
+    assert "40.0x vs `deepsleepnet/onnx_fp32/onnxruntime` met" in judged[1]  # 20 ms / 0.5 ms

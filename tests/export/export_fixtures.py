@@ -4,8 +4,8 @@ from __future__ import annotations
 
 SEQ_LEN = 5
 # every window TFLite format: the Keras defaults and onnx2tf's (16x8 is onnx2tf only)
-TFLITE_FORMATS = ["onnx_fp32", "tflite_fp32", "tflite_int8", "tflite_int8_fio", "tflite_fp32_onnx2tf",
-                  "tflite_int8_onnx2tf", "tflite_int16x8"]
+TFLITE_FORMATS = ["onnx_fp32", "tflite_fp32", "tflite_int8", "tflite_int8_fio", "tflite_int8_unrolled",
+                  "tflite_fp32_onnx2tf", "tflite_int8_onnx2tf", "tflite_int16x8"]
 
 
 def export_cfg(formats: list[str], **extra):

@@ -40,6 +40,19 @@ def test_keras_int8_runs_under_tflite_micro(tiny_export):
     assert (out / r["c_source"]).is_file() and r["c_source"].endswith("model_data.cc")
 
 
+def test_keras_unrolled_int8_window_has_no_fused_lstm_and_scores_like_the_fused_one(tiny_export):
+    """``tflite_int8_unrolled``: the same Keras build with the LSTM unrolled (no fused operator), fully integer,
+    checked against PyTorch and against the Keras fp32 file like the fused int8 window, with its own C array."""
+    out, rows = tiny_export
+    r, fused = rows["tflite_int8_unrolled"], rows["tflite_int8"]
+    assert r["status"] == "ok" and r["converter"] == "keras" and r["lstm"] == "unrolled" and fused["lstm"] == "fused"
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in r["op_counts"] and r["n_ops"] > fused["n_ops"]
+    assert r["input_dtype"] == "int8" and not r["float_ops"] and r["fp32_reference"] == "tflite_fp32"
+    assert abs(r["accuracy"] - fused["accuracy"]) <= 0.05 and r["agreement_torch"] >= 0.9
+    assert r["convert_job"] == "keras_window_unrolled" and fused["convert_job"] == "keras_window"
+    assert r["tflm_status"] == "ok" and (out / r["c_source"]).name == "tflite_int8_unrolled_data.cc"
+
+
 @pytest.mark.parametrize("fmt,converter", [("stream_tflite_int8", "keras"), ("stream_tflite_int8_onnx2tf", "onnx2tf")])
 def test_int8_streaming_pair_arenas_and_files(keras_export, fmt, converter):
     out, rows = keras_export

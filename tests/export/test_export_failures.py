@@ -28,11 +28,17 @@ def test_run_child_reports_segfault_and_timeout(tmp_path):
     assert not res.ok and "timed out" in res.reason
 
 
-def test_crashing_conversion_becomes_failed_rows(tmp_path, monkeypatch, tiny_checkpoint, sequences):
-    monkeypatch.setattr(tflite_convert, "onnx2tf_command", lambda *a, **k: SEGFAULT)
+def _export_with_crashing(command, monkeypatch, out, checkpoint, sequences, formats: list[str]) -> dict[str, dict]:
+    """Export ``formats`` with ``command`` (a ``(module, name)`` of a child's command builder) segfaulting."""
+    monkeypatch.setattr(*command, lambda *a, **k: SEGFAULT)
     calib_x, test_x, test_y = sequences
-    cfg = export_cfg(["onnx_fp32", "tflite_fp32_onnx2tf", "tflite_int8_onnx2tf"])
-    rows = {r["format"]: r for r in export_checkpoint(tiny_checkpoint, tmp_path, calib_x, test_x, test_y, cfg, "baseline")}
+    rows = export_checkpoint(checkpoint, out, calib_x, test_x, test_y, export_cfg(formats), "baseline")
+    return {r["format"]: r for r in rows}
+
+
+def test_crashing_conversion_becomes_failed_rows(tmp_path, monkeypatch, tiny_checkpoint, sequences):
+    rows = _export_with_crashing((tflite_convert, "onnx2tf_command"), monkeypatch, tmp_path, tiny_checkpoint, sequences,
+                                 ["onnx_fp32", "tflite_fp32_onnx2tf", "tflite_int8_onnx2tf"])
     assert rows["onnx_fp32"]["status"] == "ok"
     for name in ("tflite_fp32_onnx2tf", "tflite_int8_onnx2tf"):
         assert rows[name]["status"] == "failed"
@@ -45,22 +51,20 @@ def test_crashing_conversion_becomes_failed_rows(tmp_path, monkeypatch, tiny_che
 def test_crashing_keras_conversion_becomes_failed_rows(tmp_path, monkeypatch, tiny_checkpoint, sequences):
     from sleepedge.export import keras_convert
 
-    monkeypatch.setattr(keras_convert, "keras_command", lambda *a, **k: SEGFAULT)
-    calib_x, test_x, test_y = sequences
-    cfg = export_cfg(["onnx_fp32", "tflite_fp32", "tflite_int8"])
-    rows = {r["format"]: r for r in export_checkpoint(tiny_checkpoint, tmp_path, calib_x, test_x, test_y, cfg, "baseline")}
+    keras_rows = ["tflite_fp32", "tflite_int8", "tflite_int8_unrolled"]
+    rows = _export_with_crashing((keras_convert, "keras_command"), monkeypatch, tmp_path, tiny_checkpoint, sequences,
+                                 ["onnx_fp32", *keras_rows])
     assert rows["onnx_fp32"]["status"] == "ok"
-    for name in ("tflite_fp32", "tflite_int8"):
+    for name in keras_rows:
         assert rows[name]["status"] == "failed" and "SIGSEGV" in rows[name]["reason"] and rows[name]["file"] is None
+    assert (tmp_path / "baseline" / "keras_window_unrolled.log").is_file()  # each failed child's output is kept
 
 
 def test_crashing_quantisation_costs_only_the_integer_rows(tmp_path, monkeypatch, tiny_checkpoint, sequences):
     from sleepedge.export import int8_convert
 
-    monkeypatch.setattr(int8_convert, "int8_command", lambda *a, **k: SEGFAULT)
-    calib_x, test_x, test_y = sequences
-    cfg = export_cfg(["onnx_fp32", "tflite_fp32_onnx2tf", "tflite_int8_onnx2tf"])
-    rows = {r["format"]: r for r in export_checkpoint(tiny_checkpoint, tmp_path, calib_x, test_x, test_y, cfg, "baseline")}
+    rows = _export_with_crashing((int8_convert, "int8_command"), monkeypatch, tmp_path, tiny_checkpoint, sequences,
+                                 ["onnx_fp32", "tflite_fp32_onnx2tf", "tflite_int8_onnx2tf"])
     assert rows["onnx_fp32"]["status"] == rows["tflite_fp32_onnx2tf"]["status"] == "ok"
     assert rows["tflite_int8_onnx2tf"]["status"] == "failed" and "SIGSEGV" in rows["tflite_int8_onnx2tf"]["reason"]
     assert (tmp_path / "baseline" / "int8_convert.log").is_file()

@@ -48,12 +48,14 @@ def test_card_lists_known_limitations(stream_run):
     assert "SYNTHETIC EEG" in limits and "3 test subjects" in limits and "peephole" in limits
 
 
-def test_card_tells_to_reset_the_fused_lstm_state_of_every_keras_file():
+def test_card_tells_to_reset_the_fused_lstm_state_of_every_fused_keras_file():
     from sleepedge.export.card import _limitations
 
-    rows = [{"format": "tflite_int8", "converter": "keras", "status": "ok"},
-            {"format": "stream_tflite_int8", "converter": "keras", "status": "ok", "kind": "stream"},
+    rows = [{"format": "tflite_int8", "converter": "keras", "lstm": "fused", "status": "ok"},
+            {"format": "stream_tflite_int8", "converter": "keras", "lstm": "fused", "status": "ok", "kind": "stream"},
+            {"format": "tflite_int8_unrolled", "converter": "keras", "lstm": "unrolled", "status": "ok", "n_ops": 625},
             {"format": "tflite_int8_onnx2tf", "converter": "onnx2tf", "status": "ok"}]
     text = "\n".join(_limitations("m", rows, {}))
     assert "tflite_int8, stream_tflite_int8: the fused LSTM keeps its state in variable tensors" in text
+    assert "tflite_int8_unrolled: LSTM unrolled (625 operators) for speed on x86 hosts" in text
     assert "tflite_int8_onnx2tf:" not in text

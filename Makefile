@@ -20,13 +20,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 # The pipeline's wall time (and the install's) go to $(RUN)/make_demo.json; make docs-figures renders them.
 demo: venv
 	@t0=$$(date +%s); $(BIN)/sleepedge pipeline --preset quick --dataset synthetic --out $(RUN); rc=$$?; \
-	$(BIN)/python -m sleepedge.docs_figures timing --run $(RUN) --install-seconds-file $(VENV)/install_seconds \
+	$(BIN)/python -m sleepedge.lab.docs_figures timing --run $(RUN) --install-seconds-file $(VENV)/install_seconds \
 	  --pipeline-seconds $$(( $$(date +%s) - t0 )) > /dev/null; \
 	echo "report: $(RUN)/report.md"; exit $$rc
 
 # README's demo table and docs/generated/demo.md from $(RUN) (refuses a run of other code or a dirty tree).
 docs-figures: venv
-	$(BIN)/python -m sleepedge.docs_figures render --run $(RUN)
+	$(BIN)/python -m sleepedge.lab.docs_figures render --run $(RUN)
 
 # The measurements the docs quote beyond the demo (int8 reports, ablation, cost, throughput), each into
 # docs/generated/NAME.md with its command and commit; about half an hour on 2 cores.
@@ -41,7 +41,7 @@ test-fast: venv
 
 # Printed figures, not tests: training throughput of the paper-size model, params and MACs.
 bench-train: venv
-	$(BIN)/python -m sleepedge.train.throughput --arch paper --threads 2
+	$(BIN)/python -m sleepedge.lab.throughput --arch paper --threads 2
 
 # Functional check of the bench on aarch64 under qemu (needs root + apt; downloads cached).
 aarch64-check: venv
@@ -49,11 +49,11 @@ aarch64-check: venv
 
 # Deployment figures (docs/streaming.md, docs/converters.md, docs/predict.md), each from a finished $(RUN).
 yardstick: venv
-	$(BIN)/python -m sleepedge.firmware_bench.yardstick $(RUN)
+	$(BIN)/python -m sleepedge.lab.yardstick $(RUN)
 
 # onnx2tf vs the tf_keras build on the same models (~15 min on 2 cores; add --aarch64 ROOTFS:SITE for emulated timings).
 converters: venv
-	$(BIN)/python -m sleepedge.export.compare_converters --arch quick --arch quick:0.6:32 --out runs/converters
+	$(BIN)/python -m sleepedge.lab.converters --arch quick --arch quick:0.6:32 --out runs/converters
 
 # predict wall time for one 8-hour synthetic night, x86 and aarch64 under qemu (needs root + apt the first time).
 aarch64-predict: venv

@@ -17,15 +17,15 @@ __all__ = ["build_plan", "prune_to", "pruned_arch", "run_compress_stage", "shrin
 
 def __getattr__(name: str):  # PEP 562 lazy imports (torch is heavy)
     if name in ("prune_to", "pruned_arch"):
-        from . import channels
+        from sleepedge.compress import channels
         return getattr(channels, name)
     if name == "shrink_hidden":
-        from .hidden import shrink_hidden
+        from sleepedge.compress.hidden import shrink_hidden
         return shrink_hidden
     if name == "build_plan":
-        from .plan import build_plan
+        from sleepedge.compress.plan import build_plan
         return build_plan
     if name == "run_compress_stage":
-        from .stage import run_compress_stage
+        from sleepedge.compress.stage import run_compress_stage
         return run_compress_stage
     raise AttributeError(name)

@@ -14,12 +14,12 @@ from dataclasses import replace
 from typing import Any
 
 from sleepedge.models import DeepSleepNetArch
-from sleepedge.runfolder import sha256_file
-from sleepedge.stats import cms_from_json, fmt_ci, paired_delta_ci
+from sleepedge.run.manifest import sha256_file
+from sleepedge.core.stats import cms_from_json, fmt_ci, paired_delta_ci
 
-from .plan import BASELINE, path_plan
-from .recipes import resolve
-from .table import delta_ci, model_row, pct_ci
+from sleepedge.compress.plan import BASELINE, path_plan
+from sleepedge.compress.recipes import resolve
+from sleepedge.compress.table import delta_ci, model_row, pct_ci
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def run_path(ctx, recipe, chosen: dict[str, Any], base: dict[str, Any], folder, 
 
     Returns ``(endpoint record, number of steps, fine-tune wall seconds)``; resumes from finished steps.
     """
-    from .sweep import check_plan_fingerprint, run_sweep
+    from sleepedge.compress.sweep import check_plan_fingerprint, run_sweep
 
     arch = DeepSleepNetArch.from_dict(base["arch"])
     plan = path_plan(arch, ctx.cfg.compress, chosen["ratio"], chosen["hidden"], recipe.stage1_step)

@@ -13,7 +13,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from sleepedge.runfolder import atomic_write_bytes
+from sleepedge.run.manifest import atomic_write_bytes
 
 SPLIT_NAMES = {"val": "validation", "test": "test"}
 

@@ -29,7 +29,7 @@ import torch
 
 from sleepedge.models import DeepSleepNet
 
-from .channels import top_indices
+from sleepedge.compress.channels import top_indices
 
 DIRECTIONS = ("", "_reverse")
 

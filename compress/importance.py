@@ -28,7 +28,7 @@ from torch import nn
 
 from sleepedge.models import DeepSleepNet
 
-from .channels import BRANCHES, channel_scores
+from sleepedge.compress.channels import BRANCHES, channel_scores
 
 CRITERIA = ("l1", "bn_l1", "taylor")
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sleepedge.config import CompressConfig, ConfigError
+from sleepedge.config.settings import CompressConfig, ConfigError
 from sleepedge.models import DeepSleepNetArch
 
-from .channels import pruned_arch
+from sleepedge.compress.channels import pruned_arch
 
 BASELINE = "baseline"
 

@@ -9,7 +9,7 @@
     from the uncompressed baseline (soft targets at a temperature plus the hard labels), a learning
     rate that warms up and decays along a cosine, epochs sized to how much the step removed, early
     stopping on validation macro-F1 with the best epoch kept. The docs' ablation table
-    (``python -m sleepedge.compress.ablation``) gives each ingredient's contribution.
+    (``python -m sleepedge.lab.ablation``) gives each ingredient's contribution.
 
 Every ingredient can be overridden on its own (``--set compress.importance=l1`` ...); ``auto`` keeps
 the recipe's value. :func:`resolve` returns the effective settings that a sweep records.
@@ -20,9 +20,9 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from sleepedge.config import CompressConfig, ConfigError
+from sleepedge.config.settings import CompressConfig, ConfigError
 
-from .importance import CRITERIA
+from sleepedge.compress.importance import CRITERIA
 
 PAPER_LR = 1e-4  # the seed paper's AdamW learning rate
 PAPER_STAGE1_STEP = 0.05

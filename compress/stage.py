@@ -15,17 +15,17 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from sleepedge.config import Config
-from sleepedge.runfolder import (
+from sleepedge.config.settings import Config
+from sleepedge.run.manifest import (
     ManifestError, atomic_copy, atomic_write_json, atomic_write_text, output_path, read_manifest, sha256_file,
     write_manifest,
 )
-from sleepedge.stages import refuse_finished, stage_transaction
+from sleepedge.run.transaction import refuse_finished, stage_transaction
 
-from .compare import compare_recipes, recipes_markdown
-from .plan import BASELINE, build_plan
-from .recipes import comparison_recipes, resolve
-from .table import build_rows, check_selection_config, select, to_csv, to_markdown
+from sleepedge.compress.compare import compare_recipes, recipes_markdown
+from sleepedge.compress.plan import BASELINE, build_plan
+from sleepedge.compress.recipes import comparison_recipes, resolve
+from sleepedge.compress.table import build_rows, check_selection_config, select, to_csv, to_markdown
 
 log = logging.getLogger(__name__)
 STAGE = "compress"
@@ -39,21 +39,10 @@ def dataset_label(train_manifest: dict[str, Any], where: Path) -> str:
     return str(label)
 
 
-def _device(name: str) -> str:
-    import torch
-
-    from sleepedge.train.stage import check_device
-
-    check_device(name)
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
-
-
 def _write_outputs(stage_dir: Path, baseline: Path, records: dict, rows: list, chosen: dict, selection: dict,
                    label: str, wall_s: float, recipe, margin: float) -> dict[str, Path]:
-    from .figures import plot_stage1, plot_stage2
-    from .sweep import model_path
+    from sleepedge.compress.figures import plot_stage1, plot_stage2
+    from sleepedge.compress.sweep import model_path
 
     src = model_path(stage_dir / "steps", baseline, records[chosen["model"]])
     md = to_markdown(rows, selection, label, wall_s, recipe.name)
@@ -91,7 +80,7 @@ def check_rebuilt_data(train_dir: Path, train_m: dict[str, Any], data: dict[str,
     """
     import numpy as np
 
-    from sleepedge.errors import DataError
+    from sleepedge.core.errors import DataError
     from sleepedge.train.sequences import SequenceData
 
     path = output_path(train_dir, train_m, "test")
@@ -101,7 +90,7 @@ def check_rebuilt_data(train_dir: Path, train_m: dict[str, Any], data: dict[str,
                         "tested on (the dataset files or the data code changed since training); retrain with --overwrite")
 
 
-def _training_functions(finetune, evaluate) -> tuple[Callable[..., Any], Callable[..., dict[str, Any]]]:
+def training_functions(finetune, evaluate) -> tuple[Callable[..., Any], Callable[..., dict[str, Any]]]:
     """The injected functions, or the training loop's ``fit`` / ``evaluate``."""
     if finetune is None or evaluate is None:
         from sleepedge.train import loop
@@ -140,27 +129,28 @@ def run_compress_stage(
     """
     import torch
 
-    from .executor import run_grid
-    from .sweep import SweepContext, check_plan_fingerprint, plan_fingerprint
+    from sleepedge.compress.grid import run_grid
+    from sleepedge.compress.sweep import SweepContext, check_plan_fingerprint, plan_fingerprint
+    from sleepedge.train.stage import resolve_device
 
     t0 = time.perf_counter()
     check_selection_config(cfg.compress)
     recipe, others = resolve(cfg.compress), comparison_recipes(cfg.compress)
-    device = _device(cfg.train.device)
+    device = resolve_device(cfg.train.device)
     train_dir = Path(run_dir) / "train"
     train_m = read_manifest(train_dir)
     baseline = output_path(train_dir, train_m, "model")
     label = dataset_label(train_m, train_dir / "manifest.json")
     if cfg.train.threads > 0:
         torch.set_num_threads(cfg.train.threads)
-    finetune, evaluate = _training_functions(finetune, evaluate)
+    finetune, evaluate = training_functions(finetune, evaluate)
     refuse_finished(Path(run_dir) / STAGE, overwrite)  # before the data are rebuilt
     if data is None:
         from sleepedge.train.stage import load_run_data
         data = load_run_data(train_dir)
         check_rebuilt_data(train_dir, train_m, data)
     baseline_sha = sha256_file(baseline)
-    # A transaction (sleepedge.stages): built in RUN/.compress.partial, whose finished steps a rerun
+    # A transaction (sleepedge.run.transaction): built in RUN/.compress.partial, whose finished steps a rerun
     # with the same plan resumes from; the old RUN/compress stays until the new one is complete.
     with stage_transaction(Path(run_dir) / STAGE, overwrite=overwrite,
                            resume_key=plan_fingerprint(cfg, baseline_sha, recipe)) as stage_dir:

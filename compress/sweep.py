@@ -7,7 +7,7 @@ loop supports it). How a step ranks channels and fine-tunes is the sweep's :clas
 Fine-tuning and evaluation are injectable so tests can run without the training loop.
 
 Every evaluation also keeps one confusion matrix per subject (``subject_confusion``), so the tables
-compare each model with the baseline paired over the same subjects (:mod:`sleepedge.stats`).
+compare each model with the baseline paired over the same subjects (:mod:`sleepedge.core.stats`).
 """
 from __future__ import annotations
 
@@ -20,16 +20,16 @@ from typing import Any, Callable
 
 import numpy as np
 
-from sleepedge.config import Config, ConfigError
+from sleepedge.config.settings import Config, ConfigError
 from sleepedge.models import DeepSleepNetArch, count_params, load_checkpoint, macs_per_epoch, save_checkpoint
-from sleepedge.runfolder import ManifestError, atomic_write_json, sha256_file
-from sleepedge.stats import cms_to_json, subject_confusions
+from sleepedge.run.manifest import ManifestError, atomic_write_json, sha256_file
+from sleepedge.core.stats import cms_to_json, subject_confusions
 
-from .channels import prune_to
-from .hidden import shrink_hidden
-from .importance import importance_scores
-from .plan import BASELINE, Step, step_arch
-from .recipes import Recipe
+from sleepedge.compress.channels import prune_to
+from sleepedge.compress.hidden import shrink_hidden
+from sleepedge.compress.importance import importance_scores
+from sleepedge.compress.plan import BASELINE, Step, step_arch
+from sleepedge.compress.recipes import Recipe
 
 log = logging.getLogger(__name__)
 STEP_JSON = "step.json"
@@ -54,7 +54,7 @@ class SweepContext:
 
     def __post_init__(self) -> None:
         if self.recipe is None:
-            from .recipes import resolve
+            from sleepedge.compress.recipes import resolve
 
             self.recipe = resolve(self.cfg.compress)
 
@@ -244,7 +244,7 @@ def check_plan_fingerprint(stage_dir: Path, cfg: Config, baseline_sha: str, name
 
 
 def _resolved(cfg: Config) -> Recipe:
-    from .recipes import resolve
+    from sleepedge.compress.recipes import resolve
 
     return resolve(cfg.compress)
 

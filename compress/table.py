@@ -2,7 +2,7 @@
 
 Every delta against the baseline is paired: both models are scored on the same subjects and epochs,
 the delta is the difference of their pooled scores, and its 95 % CI comes from a subject bootstrap
-that draws the same subjects for both (:func:`sleepedge.stats.paired_delta_ci`). Absolute scores get
+that draws the same subjects for both (:func:`sleepedge.core.stats.paired_delta_ci`). Absolute scores get
 subject-bootstrap CIs too.
 
 Selection uses VALIDATION only (choosing on test would leak it); test figures are reported beside it.
@@ -29,10 +29,10 @@ import csv
 import io
 from typing import Any
 
-from sleepedge.config import CompressConfig, ConfigError
-from sleepedge.stats import cms_from_json, paired_delta_ci, score_ci
+from sleepedge.config.settings import CompressConfig, ConfigError
+from sleepedge.core.stats import cms_from_json, paired_delta_ci, score_ci
 
-from .plan import BASELINE
+from sleepedge.compress.plan import BASELINE
 
 SPLITS = ("val", "test")
 METRICS = ("accuracy", "macro_f1", "kappa")

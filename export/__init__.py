@@ -9,16 +9,16 @@ with a train folder's data), :func:`export_checkpoint` (one checkpoint with give
 """
 from __future__ import annotations
 
-from .formats import FORMATS, ExportFormat, get_formats
+from sleepedge.config.formats import FORMATS, ExportFormat, get_formats
 
 __all__ = ["FORMATS", "ExportFormat", "export_checkpoint", "export_single", "get_formats", "run_export_stage"]
 
 
 def __getattr__(name: str):  # PEP 562: lazy, so `import sleepedge.export` stays light
     if name == "export_checkpoint":
-        from .checkpoint_export import export_checkpoint
+        from sleepedge.export.checkpoint_export import export_checkpoint
         return export_checkpoint
     if name in ("run_export_stage", "export_single"):
-        from . import stage
+        from sleepedge.export import stage
         return getattr(stage, name)
     raise AttributeError(name)

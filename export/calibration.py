@@ -1,13 +1,14 @@
 """Class-stratified sample of real training sequences for int8 calibration, with a clipped input range.
 
 Calibration on the sequences the model will see (raw microvolt EEG, every sleep stage present),
-never onnx2tf's default image set. The train stage writes ``RUN/train/calib.npz`` with this picker;
+never onnx2tf's default image set. The train stage writes ``RUN/train/calib.npz`` with the same picker
+(:func:`sleepedge.train.sequences.stratified_sequences`);
 export can also draw the sample from given arrays.
 
 The TFLite converter calibrates every tensor's int8 range by min/max over the calibration data, so the
 input's range is set by the largest artefact in the sample (movement, K-complexes: +-550 uV on the
 demo's data), which makes one int8 input step about 4 uV: coarse for 20-50 uV EEG. Measured with
-``python -m sleepedge.export.quant_report`` on the demo's models, that input rounding alone cost
+``python -m sleepedge.lab.quant_report`` on the demo's models, that input rounding alone cost
 about half of the int8 model's macro-F1 loss. :func:`clip_range` clips the calibration sequences at a
 percentile of |x| (99.9 by default, about +-230 uV), so the input grid is finer and rarer large
 samples saturate, as an ADC's range would make them.
@@ -16,53 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sleepedge.errors import DataError
-
-
-def stratified_sequences(y: np.ndarray, n: int, n_classes: int = 5, seed: int = 0) -> np.ndarray:
-    """Indices of ``n`` sequences chosen so that every stage is represented as evenly as possible.
-
-    Round-robin over the classes, rarest (in ``y``) first: each turn takes the not-yet-chosen
-    sequence with the most epochs of that class (random tie-break), so rare stages such as N1 get
-    sequences of their own.
-
-    Parameters
-    ----------
-    y : ndarray, (N, T) int
-        Per-epoch labels of the candidate sequences.
-    n : int
-        Sequences to choose (all of them if ``n >= N``).
-    n_classes : int
-        Number of stages.
-    seed : int
-        Tie-break seed; the same seed gives the same sample.
-
-    Returns
-    -------
-    ndarray of int
-        Sorted sequence indices.
-    """
-    y = np.asarray(y)
-    if y.ndim != 2:
-        raise DataError(f"labels: expected (sequences, epochs), got shape {y.shape}")
-    if n <= 0:
-        raise DataError(f"calibration sample size must be positive, got {n}")
-    if n >= len(y):
-        return np.arange(len(y))
-    rng = np.random.default_rng(seed)
-    counts = np.stack([(y == c).sum(1) for c in range(n_classes)], axis=1).astype(np.float64)
-    counts += rng.random(counts.shape) * 0.5  # tie-break below one epoch
-    order = [c for c in np.argsort(counts.sum(0)) if counts[:, c].max() >= 1]  # rarest present class first
-    chosen: list[int] = []
-    free = np.ones(len(y), dtype=bool)
-    while len(chosen) < n:
-        for c in order or range(n_classes):
-            if len(chosen) == n:
-                break
-            i = int(np.argmax(np.where(free, counts[:, c], -1.0)))
-            chosen.append(i)
-            free[i] = False
-    return np.sort(np.asarray(chosen))
+from sleepedge.core.errors import DataError
+from sleepedge.train.sequences import stratified_sequences
 
 
 def calibration_sample(x: np.ndarray, y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:

@@ -31,7 +31,7 @@ def _ci(r: dict[str, Any], key: str) -> str:
 
 
 def _delta_ci(r: dict[str, Any], metric: str) -> str:
-    ci = r.get(f"{metric}_delta_vs_fp32_ci")  # points, paired subject bootstrap (sleepedge.stats)
+    ci = r.get(f"{metric}_delta_vs_fp32_ci")  # points, paired subject bootstrap (sleepedge.core.stats)
     return f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else ""
 
 

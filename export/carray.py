@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sleepedge.runfolder import atomic_write_text
+from sleepedge.run.manifest import atomic_write_text
 
 ALIGN = 16
 

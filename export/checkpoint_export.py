@@ -9,18 +9,18 @@ from typing import Any
 
 import numpy as np
 
-from sleepedge.errors import DataError
-from sleepedge.runfolder import atomic_copy
+from sleepedge.core.errors import DataError
+from sleepedge.run.manifest import atomic_copy
 
-from .carray import write_c_array
-from .formats import FORMATS, ExportFormat, get_formats
-from .int8_convert import int8_job
-from .keras_convert import run_keras
-from .onnx_export import export_onnx, torch_logits
-from .rows import check_file, fail, new_row, tflm_input
-from .stream_export import export_stream
-from .tflite_convert import Onnx2TfJob, run_onnx2tf
-from .tflm import measure_arena
+from sleepedge.export.carray import write_c_array
+from sleepedge.config.formats import FORMATS, ExportFormat, get_formats
+from sleepedge.export.int8_convert import int8_job
+from sleepedge.export.keras_convert import run_keras
+from sleepedge.export.onnx_export import export_onnx, torch_logits
+from sleepedge.export.rows import check_file, fail, new_row, tflm_input
+from sleepedge.export.stream_export import export_stream
+from sleepedge.export.tflite_convert import Onnx2TfJob, run_onnx2tf
+from sleepedge.export.tflm import measure_arena
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +223,7 @@ def _int8_vs_fp32(rows: dict[str, dict]) -> None:
     streaming pair: the ONNX pair). With both rows' per-subject
     confusion matrices the deltas get paired subject-bootstrap CIs (``*_delta_vs_fp32_ci``, points).
     """
-    from sleepedge.stats import cms_from_json, paired_delta_ci
+    from sleepedge.core.stats import cms_from_json, paired_delta_ci
 
     ok = lambda n: rows[n] if rows.get(n, {}).get("status") == "ok" else None  # noqa: E731
     onnx, stream = ok("onnx_fp32"), ok("stream_onnx_fp32")

@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .subprocess_run import SINGLE_THREAD, run_child
+from sleepedge.export.subprocess_run import SINGLE_THREAD, run_child
 
 if TYPE_CHECKING:
-    from .tflite_convert import Onnx2TfJob
+    from sleepedge.export.tflite_convert import Onnx2TfJob
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class Int8Job:
 
 def inner_float_ops(path: Path, float_io: bool) -> dict[str, int]:
     """Operators touching float tensors, except the boundary QUANTIZE/DEQUANTIZE of a float-I/O file."""
-    from .oplist import float_ops, list_ops
+    from sleepedge.export.oplist import float_ops, list_ops
 
     ops = float_ops(list_ops(path))
     if float_io:
@@ -152,7 +152,7 @@ def int8_job(base: Onnx2TfJob, saved_model: Path, wdir: Path, calib_x: np.ndarra
 
     ``calib_x`` is in the converted model's input layout (one sample per first-axis entry).
     """
-    from .tflite_convert import Onnx2TfJob, write_calibration
+    from sleepedge.export.tflite_convert import Onnx2TfJob, write_calibration
 
     if not base.ok:
         return base

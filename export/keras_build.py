@@ -36,7 +36,7 @@ OUTPUTS = ("float32", "full_integer_quant", "integer_quant")
 LSTM_MODES = ("fused", "unrolled")
 
 
-def _keras():
+def import_keras():
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # tf.keras -> tf_keras (Keras 2): fused LSTM conversion
     import tensorflow as tf
     import tf_keras as keras
@@ -114,7 +114,7 @@ def build(arch, weights: dict, kind: str, seq_len: int, lstm: str = "fused"):
     """
     if lstm not in LSTM_MODES:
         raise ValueError(f"unknown lstm mode {lstm!r} ({', '.join(LSTM_MODES)})")
-    tf, keras = _keras()
+    tf, keras = import_keras()
     s, f_dim = arch.epoch_samples, arch.cnn_features
     if kind == "head":
         inp = keras.Input(shape=(seq_len, 1, f_dim), batch_size=1, name="x")
@@ -143,7 +143,7 @@ def _epochs(keras, inp, steps: int, s: int):
 def convert_one(model, name: str, calib: np.ndarray | None) -> bytes:
     """One TFLite flatbuffer of ``model``: ``float32``; int8 ``full_integer_quant`` (int8 I/O) or
     ``integer_quant`` (float I/O), calibrated on ``calib`` (one sample per first-axis entry)."""
-    tf, _ = _keras()
+    tf, _ = import_keras()
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     if name != "float32":
         if calib is None:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .keras_build import STEM
-from .subprocess_run import SINGLE_THREAD, run_child
-from .tflite_convert import Onnx2TfJob
+from sleepedge.export.keras_build import STEM
+from sleepedge.export.subprocess_run import SINGLE_THREAD, run_child
+from sleepedge.export.tflite_convert import Onnx2TfJob
 
 log = logging.getLogger(__name__)
 

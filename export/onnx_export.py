@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sleepedge.runfolder import atomic_write_bytes
+from sleepedge.run.manifest import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint_export import export_model, export_section
+from sleepedge.export.checkpoint_export import export_model, export_section
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from .formats import ExportFormat
-from .onnx_export import max_abs_diff
-from .oplist import check_ops, list_ops
-from .validate import quantize, runtime_logits, score, tflite_io
+from sleepedge.config.formats import ExportFormat
+from sleepedge.export.onnx_export import max_abs_diff
+from sleepedge.export.oplist import check_ops, list_ops
+from sleepedge.export.validate import quantize, runtime_logits, score, tflite_io
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def finish_row(row: dict[str, Any], logits: np.ndarray, test_y: np.ndarray, ref_
     """Parity against PyTorch, test scores (none for the untrained reference) and the verdict of one row.
 
     With ``subjects``: the per-subject confusion matrices (``subject_confusion``, for paired comparisons
-    between formats) and the scores' subject-bootstrap CIs (``accuracy_ci`` ..., :mod:`sleepedge.stats`).
+    between formats) and the scores' subject-bootstrap CIs (``accuracy_ci`` ..., :mod:`sleepedge.core.stats`).
     """
     row["parity_max_abs"] = max_abs_diff(logits, ref_logits)
     untrained = bool(row.get("untrained"))
@@ -93,7 +93,7 @@ def finish_row(row: dict[str, Any], logits: np.ndarray, test_y: np.ndarray, ref_
     if untrained:  # random weights: parity and agreement with PyTorch mean something, accuracy does not
         scores = {k: (v if k == "agreement_torch" else None) for k, v in scores.items()}
     elif subjects is not None:
-        from sleepedge.stats import cms_to_json, subject_confusions
+        from sleepedge.core.stats import cms_to_json, subject_confusions
 
         row["subject_confusion"] = cms_to_json(subject_confusions(test_y, logits.argmax(-1), subjects))
     row.update(scores)

@@ -8,17 +8,17 @@ from typing import Any
 
 import numpy as np
 
-from sleepedge.errors import DataError
-from sleepedge.runfolder import (
+from sleepedge.core.errors import DataError
+from sleepedge.run.manifest import (
     MANIFEST_NAME, atomic_write_text, dataset_of, dataset_title, output_path, read_manifest, write_manifest,
 )
-from sleepedge.stages import require_fresh, stage_transaction
+from sleepedge.run.transaction import require_fresh, stage_transaction
 
-from .calibration import calibration_sample, clip_range
-from .card import CARD_NAME, model_card
-from .checkpoint_export import export_checkpoint, export_section
-from .reference import export_reference
-from .report import formats_markdown
+from sleepedge.export.calibration import calibration_sample, clip_range
+from sleepedge.export.card import CARD_NAME, model_card
+from sleepedge.export.checkpoint_export import export_checkpoint, export_section
+from sleepedge.export.reference import export_reference
+from sleepedge.export.report import formats_markdown
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def row_outputs(rows: list[dict[str, Any]], out: Path) -> dict[str, Path]:
 
 def write_cards(rows: list[dict[str, Any]], out: Path, parent: Path | None) -> dict[str, Path]:
     """``<model>/MODEL_CARD.md`` for every model of the rows, from the rows and the parent manifests."""
-    from sleepedge.envinfo import environment_info
+    from sleepedge.core.envinfo import environment_info
 
     run = out.parent
     read = lambda stage: read_manifest(run / stage, verify=False) if (run / stage / MANIFEST_NAME).is_file() else {}  # noqa: E731

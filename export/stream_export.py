@@ -19,19 +19,19 @@ from typing import Any
 
 import numpy as np
 
-from sleepedge.runfolder import atomic_copy
+from sleepedge.run.manifest import atomic_copy
 
-from .boards import boards_that_fit
-from .carray import write_c_array
-from .formats import ExportFormat
-from .int8_convert import int8_job
-from .keras_convert import run_keras
-from .oplist import check_ops, list_ops
-from .onnx_export import export_onnx
-from .rows import fail, finish_row
-from .tflite_convert import Onnx2TfJob, run_onnx2tf
-from .tflm import measure_arena
-from .validate import quantize, tflite_io
+from sleepedge.export.boards import boards_that_fit
+from sleepedge.export.carray import write_c_array
+from sleepedge.config.formats import ExportFormat
+from sleepedge.export.int8_convert import int8_job
+from sleepedge.export.keras_convert import run_keras
+from sleepedge.export.oplist import check_ops, list_ops
+from sleepedge.export.onnx_export import export_onnx
+from sleepedge.export.rows import fail, finish_row
+from sleepedge.export.tflite_convert import Onnx2TfJob, run_onnx2tf
+from sleepedge.export.tflm import measure_arena
+from sleepedge.export.validate import quantize, tflite_io
 
 log = logging.getLogger(__name__)
 

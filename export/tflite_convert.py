@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .onnx_export import INPUT_NAME
-from .subprocess_run import SINGLE_THREAD, ChildResult, run_child
+from sleepedge.export.onnx_export import INPUT_NAME
+from sleepedge.export.subprocess_run import SINGLE_THREAD, ChildResult, run_child
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def onnx2tf_command(onnx_file: Path, out_dir: Path, calib_file: Path | None) -> 
 
 def write_calibration(calib_x: np.ndarray, path: Path, batch: int = 1) -> Path:
     """Save the calibration sequences for ``-cind``; their count must be a multiple of the batch size."""
-    from sleepedge.errors import DataError
+    from sleepedge.core.errors import DataError
 
     if calib_x.ndim != 4 or calib_x.shape[2] != 1:
         raise DataError(f"calibration array: expected (N, T, 1, samples), got {calib_x.shape}")

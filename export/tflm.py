@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .boards import boards_that_fit
-from .subprocess_run import run_child
+from sleepedge.export.boards import boards_that_fit
+from sleepedge.export.subprocess_run import run_child
 
 ARENA_RE = re.compile(r"Arena allocation total (\d+) bytes")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from sleepedge.metrics import agreement, classification_metrics
+from sleepedge.core.metrics import agreement, classification_metrics
 
 
 def _interpreter_class():
@@ -65,7 +65,7 @@ def tflite_logits(path: str | Path, x: np.ndarray, threads: int = 1) -> np.ndarr
 def runtime_logits(runtime: str, path: str | Path, x: np.ndarray) -> np.ndarray:
     """Logits from the format's runtime (``"onnxruntime"`` or ``"tflite"``)."""
     if runtime == "onnxruntime":
-        from .onnx_export import onnx_logits
+        from sleepedge.export.onnx_export import onnx_logits
 
         return onnx_logits(path, x)
     if runtime == "tflite":
@@ -81,12 +81,12 @@ def score(logits: np.ndarray, y: np.ndarray, torch_pred: np.ndarray, groups: np.
     out: dict[str, Any] = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "kappa": m["kappa"],
                            "agreement_torch": agreement(pred, torch_pred)}
     if groups is not None:
-        from sleepedge.stats import LEVEL, N_BOOT, score_ci, subject_confusions
+        from sleepedge.core.stats import LEVEL, N_BOOT, score_ci, subject_confusions
 
         cms = subject_confusions(y, pred, groups)
         out["ci_groups"] = len(cms)
         if len(cms) >= 2:  # one subject resampled is always itself: no interval
             ci = score_ci(cms)
             out.update({f"{m}_ci": [ci[m]["lo"], ci[m]["hi"]] for m in ("accuracy", "macro_f1", "kappa")})
-            out["ci_method"] = f"subject-level bootstrap (sleepedge.stats), {N_BOOT} resamples, {LEVEL:.0%} percentile interval"
+            out["ci_method"] = f"subject-level bootstrap (sleepedge.core.stats), {N_BOOT} resamples, {LEVEL:.0%} percentile interval"
     return out

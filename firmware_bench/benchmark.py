@@ -15,21 +15,21 @@ from typing import Any
 
 import numpy as np
 
-from sleepedge.config import ConfigError
-from sleepedge.locking import run_lock
-from sleepedge.runfolder import (
+from sleepedge.config.settings import ConfigError
+from sleepedge.run.locking import run_lock
+from sleepedge.run.manifest import (
     atomic_write_bytes, atomic_write_json, atomic_write_text, dataset_of, dataset_title, write_manifest,
 )
-from sleepedge.stages import stage_transaction
+from sleepedge.run.transaction import stage_transaction
 
-from .bundle import unpack_bundle
-from .device import bench_device
-from .measure import measure_all
-from .plot import plot_latency_vs_size
-from .report import results_markdown, rows_to_csv
-from .rows import build_rows
-from .settings import BenchSettings
-from .targets import BUNDLE_MANIFEST, build_targets, load_test_sample, locate_test_sample, read_export
+from sleepedge.firmware_bench.bundle import unpack_bundle
+from sleepedge.firmware_bench.device import bench_device
+from sleepedge.firmware_bench.measure import measure_all
+from sleepedge.firmware_bench.plot import plot_latency_vs_size
+from sleepedge.firmware_bench.report import results_markdown, rows_to_csv
+from sleepedge.firmware_bench.rows import build_rows
+from sleepedge.firmware_bench.settings import BenchSettings
+from sleepedge.firmware_bench.targets import BUNDLE_MANIFEST, build_targets, load_test_sample, locate_test_sample, read_export
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def run_bench(run_dir: str | Path, settings: BenchSettings, overwrite: bool = Fa
             log.info("bundle run: no PyTorch checkpoints in a bundle, so no torch reference rows")
         targets = build_targets(run_dir, export_dir, manifest, settings, with_torch=not from_bundle)
         check_reference(targets, settings.reference)
-        # A transaction (sleepedge.stages): measured into RUN/.bench.partial, swapped in when complete.
+        # A transaction (sleepedge.run.transaction): measured into RUN/.bench.partial, swapped in when complete.
         with stage_transaction(run_dir / "bench", overwrite=overwrite) as bench_dir:
             device = bench_device()
             with tempfile.TemporaryDirectory(prefix="sleepedge-bench-") as tmp:

@@ -15,12 +15,12 @@ import zlib
 from pathlib import Path, PurePosixPath
 import numpy as np
 
-from sleepedge.envinfo import environment_info
-from sleepedge.errors import DataError
-from sleepedge.runfolder import atomic_copy, atomic_write_bytes, file_entry, sha256_file
-from sleepedge.stages import reading_run
+from sleepedge.core.envinfo import environment_info
+from sleepedge.core.errors import DataError
+from sleepedge.run.manifest import atomic_copy, atomic_write_bytes, file_entry, sha256_file
+from sleepedge.run.transaction import reading_run
 
-from .targets import BUNDLE_MANIFEST, load_test_sample, locate_test_sample, read_export
+from sleepedge.firmware_bench.targets import BUNDLE_MANIFEST, load_test_sample, locate_test_sample, read_export
 
 SCHEMA = "sleepedge.bench-bundle/1"
 # What a bench run itself puts into the --out folder (results, its build folder, the run lock).

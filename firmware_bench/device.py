@@ -6,9 +6,9 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from sleepedge.envinfo import device_info
+from sleepedge.core.envinfo import device_info
 
-from .runtimes import LITERT, ONNXRUNTIME, TFLITE_RUNTIME, TORCH, runtime_version
+from sleepedge.firmware_bench.runtimes import LITERT, ONNXRUNTIME, TFLITE_RUNTIME, TORCH, runtime_version
 
 EMULATED_ENV = "SLEEPEDGE_EMULATED"
 _ARM = ("aarch64", "arm64", "armv7l", "armv6l")

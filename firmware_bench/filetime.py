@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .device import detect_emulation
-from .runtimes import ONNXRUNTIME, load_runner, resolve_tflite
-from .timing import summarize, time_runs
+from sleepedge.firmware_bench.device import detect_emulation
+from sleepedge.firmware_bench.runtimes import ONNXRUNTIME, load_runner, resolve_tflite
+from sleepedge.firmware_bench.timing import summarize, time_runs
 
 
 def _window(shape: list[int], seed: int = 0) -> np.ndarray:

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .client import WorkerClient, WorkerError
-from .settings import BenchSettings
-from .targets import Target
+from sleepedge.firmware_bench.client import WorkerClient, WorkerError
+from sleepedge.firmware_bench.settings import BenchSettings
+from sleepedge.firmware_bench.targets import Target
 
 log = logging.getLogger(__name__)
 

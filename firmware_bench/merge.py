@@ -9,10 +9,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sleepedge.errors import DataError
+from sleepedge.core.errors import DataError
 
-from .device import device_label
-from .report import MIB, fmt
+from sleepedge.firmware_bench.device import device_label
+from sleepedge.firmware_bench.report import MIB, fmt
 
 REQUIRED = ("model", "format", "runtime", "status", "device")
 

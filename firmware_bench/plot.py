@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sleepedge.runfolder import atomic_write_bytes
+from sleepedge.run.manifest import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 

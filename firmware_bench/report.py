@@ -6,7 +6,7 @@ import io
 import json
 from typing import Any
 
-from .device import device_label
+from sleepedge.firmware_bench.device import device_label
 
 MIB = 1024 * 1024
 GOAL = {"speedup": 5.0, "size": 10.0}  # issue 5: compressed int8 TFLite vs baseline fp32, one thread

@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from sleepedge.metrics import agreement, classification_metrics
+from sleepedge.core.metrics import agreement, classification_metrics
 
-from .measure import Measurement
-from .settings import BenchSettings
-from .timing import round_spread, summarize
+from sleepedge.firmware_bench.measure import Measurement
+from sleepedge.firmware_bench.settings import BenchSettings
+from sleepedge.firmware_bench.timing import round_spread, summarize
 
 log = logging.getLogger(__name__)
 

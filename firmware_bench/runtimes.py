@@ -7,39 +7,17 @@ nothing and a worker process imports exactly one runtime. The PyTorch reference 
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-ONNXRUNTIME, LITERT, TFLITE_RUNTIME, TORCH = "onnxruntime", "ai-edge-litert", "tflite-runtime", "torch"
-TFLITE_RUNTIMES = (LITERT, TFLITE_RUNTIME)
-KNOWN_RUNTIMES = (ONNXRUNTIME, LITERT, TFLITE_RUNTIME, TORCH, "tflite")
+from sleepedge.config.formats import (  # noqa: F401  (re-exported: the runtime names)
+    KNOWN_RUNTIMES, LITERT, ONNXRUNTIME, TFLITE_RUNTIME, TFLITE_RUNTIMES, TORCH,
+)
+from sleepedge.firmware_bench.runner import Runner
 _IMPORT_NAME = {ONNXRUNTIME: "onnxruntime", LITERT: "ai_edge_litert", TFLITE_RUNTIME: "tflite_runtime", TORCH: "torch"}
-
-
-@dataclass
-class Runner:
-    """A loaded model: ``run(x)`` maps a float32 window ``(1, T, 1, 3000)`` to float32 logits ``(1, T, C)``.
-
-    ``prepare`` / ``invoke`` split ``run`` for timing: ``prepare`` turns the float window into the model's
-    input tensor (int8 quantisation for int8-input models, done once, as firmware would receive int8
-    samples), ``invoke`` sets it, runs the model and reads the raw output tensor.
-    """
-
-    run: Callable[[np.ndarray], np.ndarray]
-    info: dict[str, Any] = field(default_factory=dict)
-    prepare: Callable[[np.ndarray], Any] = lambda x: x
-    invoke: Callable[[Any], Any] | None = None
-
-    def timed_call(self, x: np.ndarray) -> Callable[[], Any]:
-        """The zero-argument call the timing harness measures for window ``x``."""
-        if self.invoke is None:
-            return lambda: self.run(x)
-        prepared, invoke = self.prepare(x), self.invoke
-        return lambda: invoke(prepared)
 
 
 def is_installed(runtime: str) -> bool:
@@ -73,7 +51,7 @@ def load_runner(runtime: str, path: str | Path, threads: int, xnnpack: bool | No
     :class:`~sleepedge.firmware_bench.stream.PairRunner` (both parts in the same runtime).
     """
     if head_path is not None:
-        from .stream import PairRunner
+        from sleepedge.firmware_bench.stream import PairRunner
 
         return PairRunner(load_runner(runtime, path, threads, xnnpack), load_runner(runtime, head_path, threads, xnnpack))
     if runtime == ONNXRUNTIME:
@@ -81,7 +59,7 @@ def load_runner(runtime: str, path: str | Path, threads: int, xnnpack: bool | No
     if runtime in TFLITE_RUNTIMES:
         return _load_tflite(Path(path), threads, bool(xnnpack), runtime)
     if runtime == TORCH:
-        from . import torch_runtime  # only ever reached inside a worker subprocess
+        from sleepedge.firmware_bench import torch_runtime  # only ever reached inside a worker subprocess
 
         return torch_runtime.load(Path(path), threads)
     raise ValueError(f"unknown runtime {runtime!r} (known: {', '.join(KNOWN_RUNTIMES)})")

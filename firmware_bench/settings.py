@@ -5,9 +5,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from sleepedge.config import BenchConfig, ConfigError
+from sleepedge.config.settings import BenchConfig, ConfigError
 
-from .runtimes import KNOWN_RUNTIMES
+from sleepedge.firmware_bench.runtimes import KNOWN_RUNTIMES
 
 XNNPACK_MODES = {"on": [True], "off": [False], "both": [False, True]}
 

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .runtimes import Runner
+from sleepedge.firmware_bench.runner import Runner
 
 PARTS = ("features", "head")
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from sleepedge.errors import DataError
-from sleepedge.runfolder import ManifestError, is_confined, output_path, read_manifest, verified_file
-from sleepedge.stages import require_fresh
+from sleepedge.core.errors import DataError
+from sleepedge.run.manifest import ManifestError, is_confined, output_path, read_manifest, verified_file
+from sleepedge.run.transaction import require_fresh
 
-from .runtimes import ONNXRUNTIME, TFLITE_RUNTIMES, TORCH, is_installed, resolve_tflite
-from .settings import BenchSettings
+from sleepedge.firmware_bench.runtimes import ONNXRUNTIME, TFLITE_RUNTIMES, TORCH, is_installed, resolve_tflite
+from sleepedge.firmware_bench.settings import BenchSettings
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .runtimes import Runner
+from sleepedge.firmware_bench.runner import Runner
 
 
 def load(path: Path, threads: int) -> Runner:

@@ -17,9 +17,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .memory import current_rss_bytes, peak_rss_bytes
-from .runtimes import Runner, load_runner
-from .timing import time_runs
+from sleepedge.firmware_bench.memory import current_rss_bytes, peak_rss_bytes
+from sleepedge.firmware_bench.runner import Runner
+from sleepedge.firmware_bench.runtimes import load_runner
+from sleepedge.firmware_bench.timing import time_runs
 
 _RUNTIME_MODULE = {"onnxruntime": "onnxruntime", "ai-edge-litert": "ai_edge_litert.interpreter",
                    "tflite-runtime": "tflite_runtime.interpreter", "torch": "torch"}

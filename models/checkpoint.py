@@ -11,11 +11,11 @@ from typing import Any
 
 import torch
 
-from sleepedge.errors import DataError
-from sleepedge.runfolder import atomic_write_bytes
+from sleepedge.core.errors import DataError
+from sleepedge.run.manifest import atomic_write_bytes
 
-from .arch import DeepSleepNetArch
-from .deepsleepnet import DeepSleepNet
+from sleepedge.models.arch import DeepSleepNetArch
+from sleepedge.models.deepsleepnet import DeepSleepNet
 
 
 def save_checkpoint(

@@ -5,7 +5,7 @@ parameter formula against ``sum(p.numel())`` of a built model.
 """
 from __future__ import annotations
 
-from .arch import BranchArch, DeepSleepNetArch
+from sleepedge.models.arch import BranchArch, DeepSleepNetArch
 
 
 def _branch_params(b: BranchArch) -> int:

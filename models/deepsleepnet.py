@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .arch import BranchArch, DeepSleepNetArch, same_pads
+from sleepedge.models.arch import BranchArch, DeepSleepNetArch, same_pads
 
 
 class ConvBlock(nn.Module):

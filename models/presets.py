@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .arch import DeepSleepNetArch
+from sleepedge.models.arch import DeepSleepNetArch
 
 PAPER = DeepSleepNetArch()
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .deepsleepnet import DeepSleepNet
+from sleepedge.models.deepsleepnet import DeepSleepNet
 
 
 class EpochFeatures(nn.Module):

@@ -8,7 +8,7 @@
 #    downloaded .debs unpacked with dpkg -x: no chroot and no binfmt_misc needed).
 # 3. Fetches aarch64 wheels from PyPI (numpy, onnxruntime, ai-edge-litert, tflite-runtime, psutil) and
 #    installs them with pip --target; copies the pure-python sleepedge package beside them.
-# 4. On x86: makes a bundle of RUN (default: a tiny run built by scripts/make_tiny_export_run.py) and
+# 4. On x86: makes a bundle of RUN (default: a tiny run built by tests/fixtures/tiny_export_run.py) and
 #    benches it; under qemu-aarch64: `sleepedge bench --from-bundle` on the same bundle.
 #    Runtimes: onnxruntime and ai-edge-litert (what `pip install sleepedge[bench]` installs on a board).
 #    --runtimes onnxruntime,ai-edge-litert,tflite-runtime adds tflite-runtime 2.14: under Debian bookworm's
@@ -90,8 +90,8 @@ ensure_site() {
   touch "$SITE/.complete"
 }
 
-copy_sleepedge() {  # the package is pure python: one helper lays it out as pip would (sleepedge/package_copy.py)
-  "$HOST_PY" "$REPO/sleepedge/package_copy.py" "$1" --repo "$REPO" >/dev/null
+copy_sleepedge() {  # the package is pure python: one helper lays it out as pip would (sleepedge/lab/package_copy.py)
+  "$HOST_PY" "$REPO/sleepedge/lab/package_copy.py" "$1" --repo "$REPO" >/dev/null
 }
 
 main() {
@@ -108,7 +108,7 @@ main() {
   if [ -z "$RUN" ]; then
     RUN="$WORK/run"
     log "building a tiny run in $RUN"
-    "$HOST_PY" "$REPO/scripts/make_tiny_export_run.py" "$RUN" > "$WORK/make_tiny_run.log" 2>&1 \
+    "$HOST_PY" "$REPO/tests/fixtures/tiny_export_run.py" "$RUN" > "$WORK/make_tiny_run.log" 2>&1 \
       || { tail -20 "$WORK/make_tiny_run.log" >&2; die 2 "could not build the tiny run (needs torch and TensorFlow)"; }
   fi
   local settings=(--set bench.rounds=1 --set bench.min_time_s=0.05 --set bench.min_runs=3 --set bench.warmup=1
@@ -130,7 +130,7 @@ main() {
   "$HOST_PY" -m sleepedge.commands.bench --merge "$WORK/x86/bench/results.json" "$WORK/arm/bench/results.json" \
     --out "$WORK/merged.md" > /dev/null
   local rc=0
-  "$HOST_PY" -m sleepedge.firmware_bench.compare "$WORK/x86/bench/predictions.npz" "$WORK/arm/bench/predictions.npz" || rc=$?
+  "$HOST_PY" -m sleepedge.lab.compare_predictions "$WORK/x86/bench/predictions.npz" "$WORK/arm/bench/predictions.npz" || rc=$?
   log "total $((SECONDS - t0)) s; work folder $WORK; merged table $WORK/merged.md"
   return $rc
 }

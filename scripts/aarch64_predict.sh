@@ -7,7 +7,7 @@
 #    root + apt the first time; cached under $SLEEPEDGE_AARCH64_CACHE, default ~/.cache/sleepedge-aarch64).
 # 2. Adds the aarch64 wheels `sleepedge[predict]` needs on top (MNE, scipy, edfio, matplotlib and their
 #    pure-python dependencies), pinned to constraints.txt, in $CACHE/site-predict.
-# 3. Writes one synthetic night as EDF on x86 (python -m sleepedge.predict.walltime --make-edf), then times
+# 3. Writes one synthetic night as EDF on x86 (python -m sleepedge.lab.predict_walltime --make-edf), then times
 #    `predict` on it natively and under qemu-aarch64-static, printing one JSON line each.
 # Emulated figures are 30-170x slower than a board: they show that predict runs on aarch64 with
 # sleepedge[predict] only (no torch, no TensorFlow), not how fast a Raspberry Pi is.
@@ -60,15 +60,15 @@ main() {
   mkdir -p "$WORK"
   WORK="$(realpath "$WORK")"  # the emulated run works from $WORK: every path handed to it is absolute
   local edf="$WORK/night.edf"
-  [ -f "$edf" ] || "$HOST_PY" -m sleepedge.predict.walltime --make-edf "$edf" --hours "$HOURS" >/dev/null
+  [ -f "$edf" ] || "$HOST_PY" -m sleepedge.lab.predict_walltime --make-edf "$edf" --hours "$HOURS" >/dev/null
   log "x86: predict on $edf"
-  "$HOST_PY" -m sleepedge.predict.walltime --edf "$edf" "${MODELS[@]}" --repeat "$REPEAT" | tee "$WORK/x86.json"
-  "$HOST_PY" "$REPO/sleepedge/package_copy.py" "$WORK/sleepedge-py" --repo "$REPO" >/dev/null
+  "$HOST_PY" -m sleepedge.lab.predict_walltime --edf "$edf" "${MODELS[@]}" --repeat "$REPEAT" | tee "$WORK/x86.json"
+  "$HOST_PY" "$REPO/sleepedge/lab/package_copy.py" "$WORK/sleepedge-py" --repo "$REPO" >/dev/null
   log "aarch64 (qemu): predict on $edf"
   cd "$WORK"
   env -u PYTHONHOME PYTHONPATH="$WORK/sleepedge-py:$SITE:$SITE_PREDICT" SLEEPEDGE_EMULATED=1 PYTHONDONTWRITEBYTECODE=1 \
     MPLCONFIGDIR="$WORK/mpl" qemu-aarch64-static -L "$ROOTFS" "$ROOTFS/usr/bin/python3.11" \
-    -m sleepedge.predict.walltime --edf "$edf" "${MODELS[@]}" --repeat "$REPEAT" | tee "$WORK/aarch64.json"
+    -m sleepedge.lab.predict_walltime --edf "$edf" "${MODELS[@]}" --repeat "$REPEAT" | tee "$WORK/aarch64.json"
 }
 
 main

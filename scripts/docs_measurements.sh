@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make docs-measurements: every measurement the docs quote, run now, each into docs/generated/NAME.md
-# with its command, commit and machine (sleepedge.docs_figures capture). Needs a finished $RUN (make demo)
+# with its command, commit and machine (sleepedge.lab.docs_figures capture). Needs a finished $RUN (make demo)
 # for the run-based ones. `scripts/docs_measurements.sh NAME...` runs only those (names below).
 # All of them take about an hour on 2 cores; the timed ones should run on an otherwise idle machine.
 set -euo pipefail
@@ -9,23 +9,23 @@ PY=${PY:-.venv/bin/python}
 RUN=${RUN:-runs/demo}
 SCRATCH=${SCRATCH:-runs/measurements}
 AARCH64_CACHE="${SLEEPEDGE_AARCH64_CACHE:-$HOME/.cache/sleepedge-aarch64}"
-cap() { "$PY" -m sleepedge.docs_figures capture "$@"; }
+cap() { "$PY" -m sleepedge.lab.docs_figures capture "$@"; }
 abspath() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }  # not realpath: keep the venv's symlink
 
 quant_reports() {
-  cap quant_report_compressed --markdown -- "$PY" -m sleepedge.export.quant_report --run "$RUN" --model compressed
-  cap quant_report_baseline --markdown -- "$PY" -m sleepedge.export.quant_report --run "$RUN" --model baseline
+  cap quant_report_compressed --markdown -- "$PY" -m sleepedge.lab.quant_report --run "$RUN" --model compressed
+  cap quant_report_baseline --markdown -- "$PY" -m sleepedge.lab.quant_report --run "$RUN" --model baseline
 }
-train_throughput() { cap train_throughput -- "$PY" -m sleepedge.train.throughput --arch paper --threads 2; }
-cost_paper() { cap cost_paper -- "$PY" -m sleepedge.compress.cost --preset paper --threads 2 --repeats 2; }
-ablation() { cap ablation --markdown -- "$PY" -m sleepedge.compress.ablation --run "$RUN"; }
+train_throughput() { cap train_throughput -- "$PY" -m sleepedge.lab.throughput --arch paper --threads 2; }
+cost_paper() { cap cost_paper -- "$PY" -m sleepedge.lab.cost --preset paper --threads 2 --repeats 2; }
+ablation() { cap ablation --markdown -- "$PY" -m sleepedge.lab.ablation --run "$RUN"; }
 # Issue 11: DeepSleepNet as the yardstick, the streaming pair, the converters, predict's wall time.
-lstm_quantiser() { cap lstm_quantiser --markdown -- "$PY" -m sleepedge.export.lstm_quantiser --run "$RUN"; }
-yardstick() { cap yardstick --markdown -- "$PY" -m sleepedge.firmware_bench.yardstick "$RUN"; }
+lstm_quantiser() { cap lstm_quantiser --markdown -- "$PY" -m sleepedge.lab.lstm_quantiser --run "$RUN"; }
+yardstick() { cap yardstick --markdown -- "$PY" -m sleepedge.lab.yardstick "$RUN"; }
 converters() {
   local emu=()
   [ -d "$AARCH64_CACHE/rootfs-bookworm-arm64" ] && emu=(--aarch64 "$AARCH64_CACHE/rootfs-bookworm-arm64:$AARCH64_CACHE/site-packages")
-  cap converters --markdown -- "$PY" -m sleepedge.export.compare_converters --arch quick:0.6:16 "${emu[@]}" \
+  cap converters --markdown -- "$PY" -m sleepedge.lab.converters --arch quick:0.6:16 "${emu[@]}" \
     --out "$SCRATCH/converters"
 }
 predict_walltime() {
@@ -36,12 +36,12 @@ predict_walltime() {
 }
 # Issue 12: Ray against the in-process executor, k-fold, the paper grid's fan-out bound.
 ray_speedup() {
-  cap ray_speedup_tiny -- "$PY" -m sleepedge.compress.speedup --preset tiny --dataset synthetic --ray-cpus 2 \
+  cap ray_speedup_tiny -- "$PY" -m sleepedge.lab.speedup --preset tiny --dataset synthetic --ray-cpus 2 \
     --cpus-per-task 1 --out "$SCRATCH/speedup-tiny"
-  cap ray_speedup_quick -- "$PY" -m sleepedge.compress.speedup --preset quick --dataset synthetic --ray-cpus 2 \
+  cap ray_speedup_quick -- "$PY" -m sleepedge.lab.speedup --preset quick --dataset synthetic --ray-cpus 2 \
     --cpus-per-task 1 --train-dir "$RUN/train" --out "$SCRATCH/speedup-quick"
-  cap ray_bound_quick -- "$PY" -m sleepedge.compress.speedup --preset quick --bound-only
-  cap ray_bound_paper -- "$PY" -m sleepedge.compress.speedup --preset paper --bound-only
+  cap ray_bound_quick -- "$PY" -m sleepedge.lab.speedup --preset quick --bound-only
+  cap ray_bound_paper -- "$PY" -m sleepedge.lab.speedup --preset paper --bound-only
 }
 kfold_quick() {  # three folds of the quick preset, the recipe comparison left out (it is in the demo)
   rm -rf "$SCRATCH/kfold-quick"

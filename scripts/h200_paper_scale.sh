@@ -31,7 +31,7 @@ echo "installs: $(( $(date +%s) - start )) s"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 # A hard stop 1 min after the budget: SIGINT, on which the driver still writes what it measured.
 limit=$(python3 -c "print(int(float('${1:-5.5}') * 60 + 60))")
-timeout -s INT -k 30 "$limit" python3 scripts/paper_scale.py --out /tmp/paper-scale-run --figures "$FIG" \
+timeout -s INT -k 30 "$limit" python3 -m sleepedge.lab.paper_scale --out /tmp/paper-scale-run --figures "$FIG" \
   --max-minutes "${1:-5.5}" "${@:2}" 2>&1 | tee "$FIG/log.txt"
 rc=${PIPESTATUS[0]}
 echo "script wall: $(( $(date +%s) - start )) s, exit $rc"

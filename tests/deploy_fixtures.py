@@ -14,11 +14,11 @@ def build_stream_run(run: Path, reference: str = "paper") -> Path:
     """RUN/train (model, test, calib), RUN/compress (a narrower selected model), RUN/export (``FORMATS``)."""
     import torch
 
-    from sleepedge.config import load_config
-    from sleepedge.export.measure import synthetic_sequences
+    from sleepedge.config.settings import load_config
+    from sleepedge.lab.export_measure import synthetic_sequences
     from sleepedge.export.stage import run_export_stage
     from sleepedge.models import DeepSleepNet, get_arch, save_checkpoint
-    from sleepedge.runfolder import write_manifest
+    from sleepedge.run.manifest import write_manifest
 
     torch.manual_seed(0)
     cfg = load_config("tiny", [f"export.formats={FORMATS}", f"export.reference_arch={reference}",

@@ -31,7 +31,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from sleepedge.config import ConfigError, TrainConfig
+from sleepedge.config.settings import ConfigError, TrainConfig
 
 log = logging.getLogger(__name__)
 LR_SCALINGS = ("none", "sqrt", "linear")

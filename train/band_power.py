@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dataset import LABEL_NAMES, Night
+from sleepedge.train.dataset import LABEL_NAMES, Night
 
 BANDS: dict[str, tuple[float, float]] = {
     "delta": (0.5, 2.0), "delta2": (2.0, 4.0), "theta": (4.0, 7.0), "alpha": (8.0, 12.0),

@@ -3,7 +3,7 @@
 An entry is valid only while the sha256 of each source file (PSG and hypnogram), the reader
 parameters (channel, sampling rate, trimming, resampling, reader version) and the ``.npz`` file's own
 sha256 all match what the manifest recorded; anything else makes it stale and the night is read
-again from EDF. Every file is written atomically (:mod:`sleepedge.runfolder`).
+again from EDF. Every file is written atomically (:mod:`sleepedge.run.manifest`).
 """
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from sleepedge.runfolder import atomic_write_bytes, atomic_write_json, sha256_file
+from sleepedge.run.manifest import atomic_write_bytes, atomic_write_json, sha256_file
 
-from .dataset import Night
+from sleepedge.train.night import Night
 
 log = logging.getLogger(__name__)
 

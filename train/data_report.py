@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .dataset import LABEL_NAMES, Dataset, class_counts
+from sleepedge.train.dataset import LABEL_NAMES, Dataset, class_counts
 
 
 def format_count_table(ds: Dataset) -> str:
@@ -34,9 +34,9 @@ def data_info(cfg) -> dict[str, Any]:
         ``data_dir``, ``exists``, ``records`` ({record: {"psg", "hypnogram", "cached"}}), ``cache_dir``,
         ``cache_entries`` (records whose entry was made with the current reader parameters).
     """
-    from .cache import NightCache, reader_params
-    from .dataset import resolve_cache_dir, resolve_data_dir
-    from .sleep_edf import find_pairs
+    from sleepedge.train.cache import NightCache, reader_params
+    from sleepedge.train.dataset import resolve_cache_dir, resolve_data_dir
+    from sleepedge.train.sleep_edf import find_pairs
 
     data_dir = resolve_data_dir(cfg)
     pairs = find_pairs(data_dir) if data_dir.is_dir() else {}

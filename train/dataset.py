@@ -9,48 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from sleepedge.errors import DataError
+from sleepedge.core.errors import DataError
+from sleepedge.train.night import LABEL_NAMES, Dataset, Night, class_counts  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
-
-LABEL_NAMES: tuple[str, ...] = ("W", "N1", "N2", "N3", "REM")
-
-
-@dataclass
-class Night:
-    """One night: 30-s EEG epochs in microvolts and their AASM labels."""
-
-    record: str  # "SC4001E0" for Sleep-EDF, "SYN00301" for synthetic subject 3 night 1
-    subject: int
-    night: int  # 1 or 2
-    x: np.ndarray  # float32 (n_epochs, 3000), EEG in microvolts
-    y: np.ndarray  # int64 (n_epochs,), 0..4 = W, N1, N2, N3, REM
-    epoch_index: np.ndarray  # int32 (n_epochs,), index of each epoch in the full-night 30-s grid
-    source: str  # file path(s) or "synthetic"
-
-
-@dataclass
-class Dataset:
-    """All nights of one dataset plus a description (``info``) for manifests and reports."""
-
-    name: str  # "sleep-edf" or "synthetic"
-    synthetic: bool
-    nights: list[Night]
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-def class_counts(nights: list[Night]) -> dict[str, int]:
-    """Epochs per class over ``nights``, ``{"W": n, ...}``."""
-    total = np.zeros(len(LABEL_NAMES), dtype=np.int64)
-    for n in nights:
-        total += np.bincount(n.y, minlength=len(LABEL_NAMES))[: len(LABEL_NAMES)]
-    return {name: int(c) for name, c in zip(LABEL_NAMES, total)}
 
 
 def default_data_dir() -> Path:
@@ -96,7 +62,7 @@ def select_pairs(data_dir: Path, subjects: list[int]) -> list[tuple[str, Path, P
     DataError
         Folder missing or without PSG files, a requested subject absent, or a PSG without hypnogram.
     """
-    from .sleep_edf import find_pairs, record_subject_night
+    from sleepedge.train.sleep_edf import find_pairs, record_subject_night
 
     if not data_dir.is_dir():
         raise DataError(_missing_data_message(data_dir))
@@ -117,8 +83,8 @@ def select_pairs(data_dir: Path, subjects: list[int]) -> list[tuple[str, Path, P
 
 
 def _load_sleep_edf(cfg, progress: bool) -> Dataset:
-    from .cache import NightCache, reader_params
-    from .sleep_edf import read_night
+    from sleepedge.train.cache import NightCache, reader_params
+    from sleepedge.train.sleep_edf import read_night
 
     data_dir = resolve_data_dir(cfg)
     pairs = select_pairs(data_dir, cfg.subjects)
@@ -157,11 +123,11 @@ def _progress(items: list, enabled: bool, desc: str):
 
 
 def load_dataset(cfg, progress: bool = True) -> Dataset:
-    """Load the dataset ``cfg.dataset`` names (``sleepedge.config.DataConfig``).
+    """Load the dataset ``cfg.dataset`` names (``sleepedge.config.settings.DataConfig``).
 
     Parameters
     ----------
-    cfg : sleepedge.config.DataConfig
+    cfg : sleepedge.config.settings.DataConfig
         ``dataset`` ("sleep-edf" or "synthetic"), folders, channel, subjects, sampling rate, trimming.
     progress : bool
         Show a progress bar while reading.
@@ -176,11 +142,11 @@ def load_dataset(cfg, progress: bool = True) -> Dataset:
         Files missing or bad (see :func:`sleepedge.train.sleep_edf.read_night`).
     """
     if cfg.dataset == "synthetic":
-        from .synthetic import synthetic_dataset
+        from sleepedge.train.synthetic import synthetic_dataset
 
         return synthetic_dataset(cfg)
     if cfg.dataset == "sleep-edf":
         return _load_sleep_edf(cfg, progress)
-    from sleepedge.config import ConfigError
+    from sleepedge.config.settings import ConfigError
 
     raise ConfigError(f"data.dataset: unknown dataset {cfg.dataset!r} (known: sleep-edf, synthetic)")

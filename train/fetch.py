@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sleepedge.errors import DataError
+from sleepedge.core.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sleepedge.errors import DataError
+from sleepedge.core.errors import DataError
 
 EPOCH_SEC = 30
 LABEL_NAMES: tuple[str, ...] = ("W", "N1", "N2", "N3", "REM")

@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--labels", required=True, help="folder of *_labels.npz (key y: trimmed labels 0..4)")
     p.add_argument("--out", default=str(STATS_FILE), help=f"output JSON (default: {STATS_FILE})")
     a = p.parse_args(argv)
-    from sleepedge.runfolder import atomic_write_text
+    from sleepedge.run.manifest import atomic_write_text
 
     stats = derive(load_label_nights(a.labels))
     atomic_write_text(a.out, json.dumps(stats, separators=(",", ":")) + "\n", overwrite=True)

@@ -17,13 +17,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from sleepedge.config import TrainConfig
-from sleepedge.metrics import classification_metrics
-from sleepedge.runfolder import atomic_write_bytes
+from sleepedge.config.settings import TrainConfig
+from sleepedge.core.metrics import classification_metrics
+from sleepedge.run.manifest import atomic_write_bytes
 
-from . import accelerate
-from .objective import Criterion, Objective, Schedule
-from .sequences import SequenceData
+from sleepedge.train import accelerate
+from sleepedge.train.objective import Criterion, Objective, Schedule
+from sleepedge.train.sequences import SequenceData
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def predict_logits(model: nn.Module, x: np.ndarray, batch_size: int = 64, device
 
 
 def evaluate(model: nn.Module, data: SequenceData, batch_size: int = 64, device: str | None = None) -> dict[str, Any]:
-    """Metrics on ``data`` (see :func:`sleepedge.metrics.classification_metrics`) plus ``y_pred`` (N, T)."""
+    """Metrics on ``data`` (see :func:`sleepedge.core.metrics.classification_metrics`) plus ``y_pred`` (N, T)."""
     y_pred = predict_logits(model, data.x, batch_size, device).argmax(-1)
     metrics = classification_metrics(data.y, y_pred)
     metrics["y_pred"] = y_pred

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sleepedge.metrics import STAGES
-from sleepedge.runfolder import atomic_write_bytes
+from sleepedge.core.metrics import STAGES
+from sleepedge.run.manifest import atomic_write_bytes
 
 
 def _save(fig, path: str | Path, overwrite: bool) -> Path:

@@ -7,7 +7,8 @@ from typing import Sequence
 
 import numpy as np
 
-from sleepedge.runfolder import atomic_write_bytes
+from sleepedge.core.errors import DataError
+from sleepedge.run.manifest import atomic_write_bytes
 
 
 @dataclass
@@ -67,3 +68,49 @@ def make_sequences(nights: Sequence, seq_len: int) -> SequenceData:
         raise ValueError(f"no night has {seq_len} epochs or more")
     return SequenceData(np.concatenate(xs).astype(np.float32, copy=False), np.concatenate(ys).astype(np.int64), recs,
                         np.asarray(subs, dtype=np.int64))
+
+
+def stratified_sequences(y: np.ndarray, n: int, n_classes: int = 5, seed: int = 0) -> np.ndarray:
+    """Indices of ``n`` sequences chosen so that every stage is represented as evenly as possible.
+
+    Round-robin over the classes, rarest (in ``y``) first: each turn takes the not-yet-chosen
+    sequence with the most epochs of that class (random tie-break), so rare stages such as N1 get
+    sequences of their own.
+
+    Parameters
+    ----------
+    y : ndarray, (N, T) int
+        Per-epoch labels of the candidate sequences.
+    n : int
+        Sequences to choose (all of them if ``n >= N``).
+    n_classes : int
+        Number of stages.
+    seed : int
+        Tie-break seed; the same seed gives the same sample.
+
+    Returns
+    -------
+    ndarray of int
+        Sorted sequence indices.
+    """
+    y = np.asarray(y)
+    if y.ndim != 2:
+        raise DataError(f"labels: expected (sequences, epochs), got shape {y.shape}")
+    if n <= 0:
+        raise DataError(f"calibration sample size must be positive, got {n}")
+    if n >= len(y):
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    counts = np.stack([(y == c).sum(1) for c in range(n_classes)], axis=1).astype(np.float64)
+    counts += rng.random(counts.shape) * 0.5  # tie-break below one epoch
+    order = [c for c in np.argsort(counts.sum(0)) if counts[:, c].max() >= 1]  # rarest present class first
+    chosen: list[int] = []
+    free = np.ones(len(y), dtype=bool)
+    while len(chosen) < n:
+        for c in order or range(n_classes):
+            if len(chosen) == n:
+                break
+            i = int(np.argmax(np.where(free, counts[:, c], -1.0)))
+            chosen.append(i)
+            free[i] = False
+    return np.sort(np.asarray(chosen))

@@ -1,7 +1,7 @@
 """Read one Sleep-EDF night (PSG EDF + hypnogram EDF+) with MNE into a :class:`~sleepedge.train.dataset.Night`.
 
 Pairing: ``SC4ssNE0-PSG.edf`` with ``SC4ssN?-Hypnogram.edf`` (the scorer letter ``?`` varies).
-Every problem with the files becomes one :class:`~sleepedge.errors.DataError` naming the file.
+Every problem with the files becomes one :class:`~sleepedge.core.errors.DataError` naming the file.
 """
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sleepedge.errors import DataError
+from sleepedge.core.errors import DataError
 
-from .dataset import Night
-from .hypnogram import EPOCH_SEC, annotations_to_grid, trim_wake
+from sleepedge.train.night import Night
+from sleepedge.train.hypnogram import EPOCH_SEC, annotations_to_grid, trim_wake
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from sleepedge.errors import DataError
+from sleepedge.core.errors import DataError
 
 
 def split_subjects(subjects: Iterable[int], n_val: int, n_test: int, seed: int) -> dict[str, list[int]]:

@@ -14,15 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from sleepedge.config import Config, config_from_dict, validate_split
-from sleepedge.runfolder import atomic_write_json, output_path, read_manifest, write_manifest
-from sleepedge.seeding import seed_everything
-from sleepedge.stages import stage_transaction
+from sleepedge.config.settings import Config, config_from_dict, validate_split
+from sleepedge.run.manifest import atomic_write_json, output_path, read_manifest, write_manifest
+from sleepedge.core.seeding import seed_everything
+from sleepedge.run.transaction import stage_transaction
 
-from sleepedge.export.calibration import stratified_sequences
+from sleepedge.train.sequences import stratified_sequences
 
-from .sequences import SequenceData, make_sequences
-from .splits import kfold_split, nights_of, split_subjects
+from sleepedge.train.sequences import SequenceData, make_sequences
+from sleepedge.train.splits import kfold_split, nights_of, split_subjects
 
 log = logging.getLogger(__name__)
 STAGE = "train"
@@ -42,7 +42,7 @@ def make_split(cfg: Config, subjects: list[int]) -> dict[str, list[int]]:
 
 def split_data(cfg: Config, split: dict[str, list[int]] | None = None) -> tuple[dict[str, SequenceData], dict[str, list[int]], dict[str, Any], list]:
     """Load the dataset named by ``cfg.data`` and cut it into train/val/test sequences."""
-    from .dataset import load_dataset
+    from sleepedge.train.dataset import load_dataset
 
     ds = load_dataset(cfg.data)
     subjects = sorted({n.subject for n in ds.nights})
@@ -62,7 +62,7 @@ def load_run_data(train_dir: str | Path) -> dict[str, SequenceData]:
 
 
 def _figures(stage_dir: Path, test_m: dict[str, Any], test: SequenceData, label: str) -> dict[str, Path]:
-    from .plots import plot_confusion, plot_hypnogram
+    from sleepedge.train.plots import plot_confusion, plot_hypnogram
 
     night = test.records[0]
     rows = [i for i, r in enumerate(test.records) if r == night]
@@ -78,7 +78,7 @@ def check_device(name: str) -> None:
     """``ConfigError`` when ``train.device`` names a device torch cannot use on this machine."""
     import torch
 
-    from sleepedge.config import ConfigError
+    from sleepedge.config.settings import ConfigError
 
     if name.startswith("cuda"):
         n = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -88,6 +88,16 @@ def check_device(name: str) -> None:
                               f"(torch {torch.__version__}); use auto or cpu")
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ConfigError("train.device = 'mps': not available on this machine; use auto or cpu")
+
+
+def resolve_device(name: str) -> str:
+    """``train.device`` checked and resolved: ``auto`` is ``cuda`` when CUDA is available, else ``cpu``."""
+    import torch
+
+    check_device(name)
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
 
 
 def resume_key(cfg: Config) -> dict[str, Any]:
@@ -100,7 +110,7 @@ def resume_key(cfg: Config) -> dict[str, Any]:
 def run_train_stage(run_dir: str | Path, cfg: Config, overwrite: bool = False) -> dict[str, Any]:
     """Train the baseline named by ``cfg.model.arch`` and write ``RUN/train``; returns the manifest.
 
-    The stage is built in ``RUN/.train.partial`` (a transaction, see :mod:`sleepedge.stages`): an
+    The stage is built in ``RUN/.train.partial`` (a transaction, see :mod:`sleepedge.run.transaction`): an
     interrupted run resumes from the ``train_state.pt`` kept there when rerun with the same settings.
     """
     validate_split(cfg)  # before any data is read
@@ -113,12 +123,12 @@ def run_train_stage(run_dir: str | Path, cfg: Config, overwrite: bool = False) -
 def _build(stage_dir: Path, cfg: Config) -> None:
     from sleepedge.models import DeepSleepNet, get_arch, save_checkpoint
 
-    from .loop import evaluate, fit
+    from sleepedge.train.loop import evaluate, fit
 
     seed_everything(cfg.train.seed)
     data, split, ds_info, _ = split_data(cfg)
     log.info("sequences: train %d, val %d, test %d (seq_len %d)", len(data["train"]), len(data["val"]), len(data["test"]), cfg.data.seq_len)
-    from .objective import Schedule
+    from sleepedge.train.objective import Schedule
 
     model = DeepSleepNet(get_arch(cfg.model.arch))
     if cfg.train.dropout is not None:

@@ -29,9 +29,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.fft
 
-from .dataset import LABEL_NAMES, Dataset, Night, class_counts
-from .synthetic_events import EVENT_RATES, add_events
-from .synthetic_hypnogram import synthetic_hypnogram
+from sleepedge.train.night import LABEL_NAMES, Dataset, Night, class_counts
+from sleepedge.train.synthetic_events import EVENT_RATES, add_events
+from sleepedge.train.synthetic_hypnogram import synthetic_hypnogram
 
 FS = 100.0
 SPE = 3000  # samples per 30-s epoch

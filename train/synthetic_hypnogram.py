@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .hypnogram_stats import PHASES, W, load_stats
+from sleepedge.train.hypnogram_stats import PHASES, W, load_stats
 
 
 

@@ -20,7 +20,7 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
 
 def resolve_config(args: argparse.Namespace):
     """Config from ``--preset``, ``--set`` and the data arguments (in that order of precedence, last wins)."""
-    from sleepedge.config import load_config
+    from sleepedge.config.settings import load_config
 
     overrides = list(args.overrides)
     if getattr(args, "dataset", None):

@@ -20,8 +20,8 @@ def add_executor_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def executor_spec(args: argparse.Namespace):
-    """The validated :class:`~sleepedge.compress.executor.ExecutorSpec` of the command line."""
-    from sleepedge.compress.executor import ExecutorSpec, validate
+    """The validated :class:`~sleepedge.core.executor.ExecutorSpec` of the command line."""
+    from sleepedge.core.executor import ExecutorSpec, validate
 
     return validate(ExecutorSpec(kind=args.executor, address=args.ray_address, cpus_per_task=args.cpus_per_task,
                                  gpus_per_task=args.gpus_per_task, max_retries=args.max_retries, num_cpus=args.ray_cpus))

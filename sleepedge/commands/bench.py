@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _settings(args: argparse.Namespace, recorded: dict | None):
     """--preset/--set/flags; without --preset, the [bench] section recorded in the export manifest + --set/flags."""
-    from sleepedge.config import Config, apply_dict, apply_overrides, load_config
+    from sleepedge.config.settings import Config, apply_dict, apply_overrides, load_config
     from sleepedge.firmware_bench.settings import BenchSettings
 
     overrides = list(args.overrides) + [f"bench.{k}={getattr(args, k)}" for k in ("threads", "runtimes", "reference")
@@ -60,7 +60,7 @@ def _recorded_bench(manifest_text: str | bytes | None) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sleepedge.config import ConfigError
+    from sleepedge.config.settings import ConfigError
 
     if (args.from_bundle or args.merge) and not args.out:
         raise ConfigError("--from-bundle and --merge need --out")
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _merge(args: argparse.Namespace) -> int:
     from sleepedge.firmware_bench import merge_markdown
-    from sleepedge.runfolder import atomic_write_text
+    from sleepedge.run.manifest import atomic_write_text
 
     text = merge_markdown(args.merge)
     atomic_write_text(args.out, text, overwrite=args.overwrite)
@@ -87,7 +87,7 @@ def _from_bundle(args: argparse.Namespace) -> int:
     import tarfile
     import zlib
 
-    from sleepedge.errors import DataError
+    from sleepedge.core.errors import DataError
     from sleepedge.firmware_bench import bench_from_bundle
 
     try:
@@ -127,7 +127,7 @@ def _print_results(bench_dir: Path, rows: list) -> int:
 def main(argv: list[str] | None = None) -> int:
     """``python -m sleepedge.commands.bench ...``: the same as ``sleepedge bench ...`` but imports only this
     subcommand (handy on a board or under an emulator, where every import costs)."""
-    from sleepedge.cli import run_command
+    from sleepedge.commands.cli import run_command
 
     parser = argparse.ArgumentParser(prog="sleepedge bench", description=HELP)
     parser.add_argument("-v", "--verbose", action="count", default=0)

@@ -33,9 +33,9 @@ def _default_budget() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sleepedge.budget import check_budget, emit_github, format_table, write_json
-    from sleepedge.budget.report import github_error
-    from sleepedge.errors import UserError
+    from sleepedge.check import check_budget, emit_github, format_table, write_json
+    from sleepedge.check.report import github_error
+    from sleepedge.core.errors import UserError
 
     try:
         budget = args.budget or _default_budget()

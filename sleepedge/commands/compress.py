@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._executor import add_executor_arguments, executor_spec
+from sleepedge.commands._executor import add_executor_arguments, executor_spec
 
 HELP = ("compress the trained baseline: L1 channel pruning of the CNN (stage 1), BiLSTM hidden-size "
         "reduction (stage 2), fine-tuning after each step; writes the sweep table, figures and selected.pt")
@@ -28,8 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _config(args: argparse.Namespace):
     from pathlib import Path
 
-    from sleepedge.config import apply_overrides, config_from_dict, load_config
-    from sleepedge.runfolder import read_manifest
+    from sleepedge.config.settings import apply_overrides, config_from_dict, load_config
+    from sleepedge.run.manifest import read_manifest
 
     if args.preset:
         return load_config(args.preset, args.overrides)
@@ -38,9 +38,9 @@ def _config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from sleepedge.compress.executor import use
+    from sleepedge.core.executor import use
     from sleepedge.compress.stage import run_compress_stage
-    from sleepedge.locking import run_lock
+    from sleepedge.run.locking import run_lock
 
     spec = executor_spec(args)  # validated before the lock: a bad --executor is one line, no lock taken
     with run_lock(args.out, create=False), use(spec):  # a second command on this run refuses at once, before any work

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_config_arguments, add_data_arguments, resolve_config
+from sleepedge.commands._common import add_config_arguments, add_data_arguments, resolve_config
 
 HELP = "download Sleep-EDF (fetch), read and cache a dataset (prepare), show what is present (info)"
 
@@ -55,8 +55,8 @@ def _data_config(args: argparse.Namespace):
 
 def _check_subjects(subjects: list[int], where: str) -> None:
     """The range rule of ``data.subjects`` for subjects given on the command line."""
-    from sleepedge.config import ConfigError
-    from sleepedge.config_rules import RuleError, check_key
+    from sleepedge.config.settings import ConfigError
+    from sleepedge.config.rules import RuleError, check_key
 
     try:
         check_key("data.subjects", subjects)
@@ -67,7 +67,7 @@ def _check_subjects(subjects: list[int], where: str) -> None:
 def _run_fetch(args: argparse.Namespace) -> int:
     from sleepedge.train.fetch import fetch_sleep_edf, parse_subjects
 
-    from sleepedge.config import ConfigError
+    from sleepedge.config.settings import ConfigError
 
     nights = tuple(parse_subjects(args.nights))
     if not set(nights) <= {1, 2}:

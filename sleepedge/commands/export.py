@@ -28,8 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _config(args: argparse.Namespace, manifest_dir: Path | None):
     """``--preset`` + ``--set``; without ``--preset`` the config recorded in ``manifest_dir``'s manifest."""
-    from sleepedge.config import apply_overrides, config_from_dict, load_config
-    from sleepedge.runfolder import MANIFEST_NAME, read_manifest
+    from sleepedge.config.settings import apply_overrides, config_from_dict, load_config
+    from sleepedge.run.manifest import MANIFEST_NAME, read_manifest
 
     if args.preset is None and manifest_dir is not None and (manifest_dir / MANIFEST_NAME).is_file():
         cfg = config_from_dict(read_manifest(manifest_dir, verify=False).get("config") or {})
@@ -40,7 +40,7 @@ def _config(args: argparse.Namespace, manifest_dir: Path | None):
 def _export(args: argparse.Namespace) -> Path:
     import re
 
-    from sleepedge.config import ConfigError
+    from sleepedge.config.settings import ConfigError
     from sleepedge.export.stage import export_single, run_export_stage
 
     if args.checkpoint:
@@ -50,7 +50,7 @@ def _export(args: argparse.Namespace) -> Path:
             raise ConfigError(f"--name {args.name!r}: expected a plain name (letters, digits, '_', '.', '-')")
         cfg = _config(args, Path(args.data))
         return export_single(args.checkpoint, args.data, args.out, cfg, args.name, overwrite=args.overwrite)
-    from sleepedge.locking import run_lock
+    from sleepedge.run.locking import run_lock
 
     if args.run:
         run_dir, compressed = Path(args.run), None
@@ -67,7 +67,7 @@ def _export(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sleepedge.runfolder import read_manifest
+    from sleepedge.run.manifest import read_manifest
 
     out = _export(args)
     rows = read_manifest(out)["metrics"]["rows"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_config_arguments, add_data_arguments, resolve_config
-from ._executor import add_executor_arguments, executor_spec
+from sleepedge.commands._common import add_config_arguments, add_data_arguments, resolve_config
+from sleepedge.commands._executor import add_executor_arguments, executor_spec
 
 HELP = "run train, compress, export, bench and check end to end and write RUN/report.md (resumes a stopped run)"
 
@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sleepedge.pipeline import STAGES, budget_verdict, outcome_table, run_pipeline
+    from sleepedge.pipeline.pipeline import STAGES, budget_verdict, outcome_table, run_pipeline
 
     if args.budget:
         args.overrides.append(f"check.budget={args.budget}")
@@ -35,10 +35,10 @@ def run(args: argparse.Namespace) -> int:
     wanted = tuple(s.strip() for s in args.stages.split(",") if s.strip())
     unknown = [s for s in wanted if s not in STAGES]
     if unknown or not wanted:
-        from sleepedge.config import ConfigError
+        from sleepedge.config.settings import ConfigError
 
         raise ConfigError(f"--stages {args.stages!r}: unknown or no stage(s) {unknown}; known: {', '.join(STAGES)}")
-    from sleepedge.compress.executor import use
+    from sleepedge.core.executor import use
 
     stages = tuple(s for s in STAGES if s in wanted)
     with use(executor_spec(args)):
@@ -63,7 +63,7 @@ def _run_folds(args: argparse.Namespace, cfg, stages: tuple[str, ...]) -> int:
     """``--folds``: every fold, the aggregate table, the deployed fold."""
     from pathlib import Path
 
-    from sleepedge.kfold import failed_folds, run_kfold
+    from sleepedge.pipeline.kfold import failed_folds, run_kfold
 
     result = run_kfold(args.out, cfg, args.folds, stages=stages, overwrite=args.overwrite)
     table = Path(args.out) / "kfold.md"
@@ -71,8 +71,8 @@ def _run_folds(args: argparse.Namespace, cfg, stages: tuple[str, ...]) -> int:
         print(table.read_text("utf-8"))
     deployed = result.get("deployed") or {}
     if deployed.get("outcomes"):  # bench and check ran on the deployed fold
-        from sleepedge.kfold_report import fold_dir
-        from sleepedge.pipeline import budget_verdict
+        from sleepedge.pipeline.kfold_report import fold_dir
+        from sleepedge.pipeline.pipeline import budget_verdict
 
         folder = fold_dir(Path(args.out), deployed["fold"])
         verdict = budget_verdict(folder)

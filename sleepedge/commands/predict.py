@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from sleepedge.predict.model import load_model
     from sleepedge.predict.run import predict_paths
 
-    from sleepedge.errors import DataError
+    from sleepedge.core.errors import DataError
 
     model = load_model(args.model, threads=args.threads, fmt=args.format)
     log.info("model: %s", model.describe())
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """``python -m sleepedge.commands.predict ...``: the same as ``sleepedge predict`` with only this subcommand
     imported (for a board or an emulator)."""
-    from sleepedge.cli import run_command
+    from sleepedge.commands.cli import run_command
 
     parser = argparse.ArgumentParser(prog="sleepedge predict", description=HELP)
     parser.add_argument("-v", "--verbose", action="count", default=0)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_config_arguments, add_data_arguments, resolve_config
+from sleepedge.commands._common import add_config_arguments, add_data_arguments, resolve_config
 
 HELP = "train the DeepSleepNet baseline (AdamW, lr 1e-4, early stopping on validation macro-F1) into RUN/train"
 
@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sleepedge.locking import run_lock
+    from sleepedge.run.locking import run_lock
     from sleepedge.train.stage import run_train_stage
 
     cfg = resolve_config(args)

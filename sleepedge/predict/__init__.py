@@ -11,15 +11,15 @@ __all__ = ["ExportedModel", "load_model", "predict_paths", "score_recording"]
 
 def __getattr__(name: str):  # PEP 562: nothing heavy at import time
     if name in ("ExportedModel", "load_model"):
-        from . import model
+        from sleepedge.predict import model
 
         return getattr(model, name)
     if name == "score_recording":
-        from .score import score_recording
+        from sleepedge.predict.score import score_recording
 
         return score_recording
     if name == "predict_paths":
-        from .run import predict_paths
+        from sleepedge.predict.run import predict_paths
 
         return predict_paths
     raise AttributeError(name)

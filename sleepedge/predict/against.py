@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from sleepedge.errors import DataError
+from sleepedge.core.errors import DataError
 from sleepedge.firmware_bench.client import WorkerClient, WorkerError
 from sleepedge.firmware_bench.runtimes import TORCH, is_installed
 from sleepedge.firmware_bench.stream import pad_index, window_starts, windowed_logits
-from sleepedge.metrics import classification_metrics
+from sleepedge.core.metrics import classification_metrics
 
 
 def torch_logits(checkpoint: str | Path, x: np.ndarray, seq_len: int, threads: int = 1,

@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from sleepedge.errors import DataError
-from sleepedge.firmware_bench.runtimes import ONNXRUNTIME, Runner, load_runner, resolve_tflite
+from sleepedge.core.errors import DataError
+from sleepedge.firmware_bench.runner import Runner
+from sleepedge.firmware_bench.runtimes import ONNXRUNTIME, load_runner, resolve_tflite
 from sleepedge.firmware_bench.stream import PairRunner
 
 DEFAULT_FORMATS = ("stream_tflite_int8", "tflite_int8", "stream_onnx_fp32", "onnx_fp32")
@@ -63,7 +64,7 @@ def _shapes(r: Runner) -> tuple[list[int], list[int]]:
 
 def resolve_folder(folder: Path, fmt: str | None) -> list[Path]:
     """The file(s) of ``fmt`` (default: the first ok of :data:`DEFAULT_FORMATS`) for the model exported in ``folder``."""
-    from sleepedge.runfolder import read_manifest
+    from sleepedge.run.manifest import read_manifest
 
     manifest = folder.parent / "manifest.json"
     if not manifest.is_file():

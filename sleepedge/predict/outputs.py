@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sleepedge.metrics import STAGES
-from sleepedge.runfolder import atomic_write_bytes, atomic_write_text
+from sleepedge.core.metrics import STAGES
+from sleepedge.run.manifest import atomic_write_bytes, atomic_write_text
 
 EPOCH_SEC = 30
 EDF_TEXT = ("Sleep stage W", "Sleep stage 1", "Sleep stage 2", "Sleep stage 3", "Sleep stage R")

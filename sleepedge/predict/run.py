@@ -3,7 +3,7 @@
 Each recording is read with the training reader (:func:`sleepedge.train.sleep_edf.read_recording`: the
 same channel, sampling-rate and corrupt-file refusals), scored (:mod:`.score`), written (:mod:`.outputs`)
 and summarised in ``OUT/predict.json``. A refused recording does not stop the others; the run then
-raises one :class:`~sleepedge.errors.DataError` naming how many were refused and the first reason.
+raises one :class:`~sleepedge.core.errors.DataError` naming how many were refused and the first reason.
 """
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from sleepedge.errors import DataError
-from sleepedge.metrics import STAGES
-from sleepedge.runfolder import atomic_write_json
+from sleepedge.core.errors import DataError
+from sleepedge.core.metrics import STAGES
+from sleepedge.run.manifest import atomic_write_json
 
-from .model import ExportedModel
-from .outputs import write_outputs
-from .score import score_recording
+from sleepedge.predict.model import ExportedModel
+from sleepedge.predict.outputs import write_outputs
+from sleepedge.predict.score import score_recording
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def predict_one(model: ExportedModel, edf: Path, out: Path, channel: str, resamp
                                "mode": mode, "model_calls": scores.model_calls}
     reference = None
     if against:
-        from .against import agreement_fields, torch_logits
+        from sleepedge.predict.against import agreement_fields, torch_logits
 
         reference = torch_logits(against, rec.x, model.seq_len).argmax(-1)
         summary.update(agreement_fields(scores.stages, reference))

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sleepedge.errors import DataError
+from sleepedge.core.errors import DataError
 from sleepedge.firmware_bench.stream import online_logits, windowed_logits
 
-from .model import ExportedModel, softmax
+from sleepedge.predict.model import ExportedModel, softmax
 
 MODES = ("window", "online")
 

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _builder():
-    spec = importlib.util.spec_from_file_location("make_tiny_export_run", REPO / "scripts" / "make_tiny_export_run.py")
+    spec = importlib.util.spec_from_file_location("make_tiny_export_run", REPO / "tests" / "fixtures" / "tiny_export_run.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from bench_fixtures import fast_settings
 
-from sleepedge.errors import DataError
+from sleepedge.core.errors import DataError
 from sleepedge.firmware_bench import bench_from_bundle, make_bundle, run_bench, unpack_bundle
-from sleepedge.runfolder import ManifestError
+from sleepedge.run.manifest import ManifestError
 
 
 def test_bundle_round_trip_gives_the_same_predictions(onnx_run, tmp_path):

@@ -7,10 +7,10 @@ import tarfile
 
 import pytest
 
-from sleepedge.errors import DataError
+from sleepedge.core.errors import DataError
 from sleepedge.firmware_bench import make_bundle, unpack_bundle
 from sleepedge.firmware_bench.targets import locate_test_sample, read_export
-from sleepedge.runfolder import ManifestError
+from sleepedge.run.manifest import ManifestError
 
 
 def _members(tar_path):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sleepedge.firmware_bench.compare import compare_files, compare_logits, main
+from sleepedge.lab.compare_predictions import compare_files, compare_logits, main
 
 
 def test_float_logits_within_tolerance_match():

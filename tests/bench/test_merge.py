@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sleepedge.errors import DataError
+from sleepedge.core.errors import DataError
 from sleepedge.firmware_bench import merge_markdown
 
 

@@ -1,4 +1,4 @@
-from sleepedge.firmware_bench.profile import profile_onnx
+from sleepedge.lab.profile import profile_onnx
 
 
 def test_onnx_profile_attributes_time_to_the_model_operators(onnx_run):

@@ -9,7 +9,7 @@ import pytest
 from bench_fixtures import fast_settings
 
 from sleepedge.firmware_bench import prediction_key, run_bench
-from sleepedge.runfolder import StageExistsError, read_manifest
+from sleepedge.run.manifest import StageExistsError, read_manifest
 
 # docs/architecture.md "Bench rows"
 ROW_KEYS = ("model", "format", "runtime", "precision", "threads", "xnnpack", "file_bytes", "params", "load_ms",
@@ -96,7 +96,7 @@ def test_failed_export_row_and_missing_runtime_are_reported(onnx_run):
 
 def test_broken_model_file_becomes_a_failed_row(onnx_run):
     """A model that does not load is a failed row with the runtime's reason, not a crash."""
-    from sleepedge.runfolder import write_manifest
+    from sleepedge.run.manifest import write_manifest
 
     export = onnx_run / "export"
     manifest = json.loads((export / "manifest.json").read_text())
@@ -111,7 +111,7 @@ def test_broken_model_file_becomes_a_failed_row(onnx_run):
 
 
 def test_pipeline_stage_entry_uses_the_config(onnx_run):
-    from sleepedge.config import load_config
+    from sleepedge.config.settings import load_config
     from sleepedge.firmware_bench import run_bench_stage
 
     cfg = load_config("tiny", ["bench.runtimes=onnxruntime", "bench.rounds=1", "bench.min_time_s=0",

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sleepedge.runfolder import write_manifest
+from sleepedge.run.manifest import write_manifest
 
 X86 = {"cpu": "Intel(R) Xeon(R) CPU @ 2.20GHz", "cores": 2, "machine": "x86_64", "os": "Linux 6.1",
        "python": "3.11.7", "emulated": False}

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from sleepedge.budget import LIMITS, SETTINGS, load_budget
+from sleepedge.check import LIMITS, SETTINGS, load_budget
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = (REPO / "docs" / "budget.md").read_text()

@@ -5,9 +5,9 @@ import pytest
 from check_fixtures import PI, bench_row, default_bench_rows, default_export_rows, export_row, make_run, tflite_bytes, \
     write_export
 
-from sleepedge.budget import check_budget, load_target, record_check_stage
-from sleepedge.errors import BudgetError, DataError
-from sleepedge.runfolder import ManifestError, read_manifest
+from sleepedge.check import check_budget, load_target, record_check_stage
+from sleepedge.core.errors import BudgetError, DataError
+from sleepedge.run.manifest import ManifestError, read_manifest
 
 
 def _budget(tmp_path, text):

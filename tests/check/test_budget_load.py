@@ -1,8 +1,8 @@
 """Reading budgets: files, pyproject.toml, presets, extends/tighten, per-model and per-target tables."""
 import pytest
 
-from sleepedge.budget import load_budget
-from sleepedge.errors import BudgetError
+from sleepedge.check import load_budget
+from sleepedge.core.errors import BudgetError
 
 
 def _budget(tmp_path, text, name="budget.toml"):

@@ -1,11 +1,11 @@
 """Budget keys carry their unit; values that do not fit it, and unknown keys, are refused."""
 import pytest
 
-from sleepedge.budget.load import load_budget, preset_names
-from sleepedge.budget.measure import measure
-from sleepedge.budget.schema import LIMITS, check_limit_value, effective_settings, validate_table
-from sleepedge.budget.target import Target
-from sleepedge.errors import BudgetError
+from sleepedge.check.load import load_budget, preset_names
+from sleepedge.check.measure import measure
+from sleepedge.check.schema import LIMITS, check_limit_value, effective_settings, validate_table
+from sleepedge.check.target import Target
+from sleepedge.core.errors import BudgetError
 
 
 @pytest.mark.parametrize("key, value, match", [
@@ -84,7 +84,7 @@ def test_budget_package_imports_no_torch_or_tensorflow():
     import subprocess
     import sys
 
-    probe = ("import sys\nfrom sleepedge.budget import load_budget\nload_budget('rpi4')\n"
+    probe = ("import sys\nfrom sleepedge.check import load_budget\nload_budget('rpi4')\n"
              "print([m for m in ('torch', 'tensorflow', 'onnxruntime') if m in sys.modules])\n")
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

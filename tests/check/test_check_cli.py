@@ -6,14 +6,14 @@ import sys
 import pytest
 from check_fixtures import tflite_bytes
 
-import sleepedge.cli
+import sleepedge.commands.cli
 
 
 @pytest.fixture(autouse=True)
 def only_check(monkeypatch):
     """The real ``main`` with a subcommand table of ``check`` alone, so these tests do not depend on the
     other subcommands' modules (tests/core/test_cli.py covers the whole table)."""
-    monkeypatch.setattr(sleepedge.cli, "SUBCOMMANDS", {"check": "sleepedge.commands.check"})
+    monkeypatch.setattr(sleepedge.commands.cli, "SUBCOMMANDS", {"check": "sleepedge.commands.check"})
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
 
 
@@ -24,7 +24,7 @@ def _budget(tmp_path, text, name="budget.toml"):
 
 
 def _main(*args):
-    return sleepedge.cli.main(["check", *map(str, args)])
+    return sleepedge.commands.cli.main(["check", *map(str, args)])
 
 
 def test_under_budget_exits_0(tmp_path, run_dir, capsys):
@@ -126,7 +126,7 @@ def test_help_answers_fast_without_heavy_imports():
              "from sleepedge.commands import check\n"
              "p = argparse.ArgumentParser(prog='sleepedge check'); check.add_arguments(p)\n"
              "p.format_help()\n"
-             "heavy = [m for m in ('numpy', 'torch', 'tensorflow', 'sleepedge.budget') if m in sys.modules]\n"
+             "heavy = [m for m in ('numpy', 'torch', 'tensorflow', 'sleepedge.check') if m in sys.modules]\n"
              "print(heavy, time.perf_counter() - t)\n")
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

@@ -1,8 +1,8 @@
 """A real .tflite file from TensorFlow's converter is checked for size on its own."""
 import pytest
 
-import sleepedge.cli
-from sleepedge.budget import check_budget
+import sleepedge.commands.cli
+from sleepedge.check import check_budget
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +24,6 @@ def test_real_tflite_size_is_checked(tmp_path, tiny_tflite, monkeypatch, capsys)
     r = check_budget(budget, tiny_tflite)
     assert r.passed and r.rows[0].measured == size and r.rows[0].headroom_pct == 0.0
     budget.write_text(f"max_tflite_bytes = {size - 1}\n")
-    monkeypatch.setattr(sleepedge.cli, "SUBCOMMANDS", {"check": "sleepedge.commands.check"})
-    assert sleepedge.cli.main(["check", "--budget", str(budget), str(tiny_tflite)]) == 1
+    monkeypatch.setattr(sleepedge.commands.cli, "SUBCOMMANDS", {"check": "sleepedge.commands.check"})
+    assert sleepedge.commands.cli.main(["check", "--budget", str(budget), str(tiny_tflite)]) == 1
     assert "max_tflite_bytes" in capsys.readouterr().out

@@ -11,12 +11,12 @@ import sys
 import pytest
 from check_fixtures import DATA, export_row, make_run, write_budget
 
-import sleepedge.cli
-from sleepedge.budget import check_budget
-from sleepedge.budget.evaluate import evaluate_limit
-from sleepedge.budget.measure import Measured
-from sleepedge.errors import BudgetError
-from sleepedge.runfolder import write_manifest
+import sleepedge.commands.cli
+from sleepedge.check import check_budget
+from sleepedge.check.evaluate import evaluate_limit
+from sleepedge.check.measure import Measured
+from sleepedge.core.errors import BudgetError
+from sleepedge.run.manifest import write_manifest
 
 TINY = (DATA / "tiny.tflite").read_bytes()
 # An independent look at a file: does ai-edge-litert (with its flatbuffer verifier) load it and run it once?
@@ -28,11 +28,11 @@ RUNS = ("import sys, numpy as np\nfrom ai_edge_litert.interpreter import Interpr
 
 @pytest.fixture
 def cli(monkeypatch, capsys):
-    monkeypatch.setattr(sleepedge.cli, "SUBCOMMANDS", {"check": "sleepedge.commands.check"})
+    monkeypatch.setattr(sleepedge.commands.cli, "SUBCOMMANDS", {"check": "sleepedge.commands.check"})
 
     def run(*args):
         capsys.readouterr()
-        rc = sleepedge.cli.main(["check", *map(str, args)])
+        rc = sleepedge.commands.cli.main(["check", *map(str, args)])
         return rc, capsys.readouterr().err
     return run
 
@@ -143,7 +143,7 @@ def test_two_json_writers_never_silently_replace_each_other(tmp_path):
     f.write_bytes(TINY)
     budget = write_budget(tmp_path / "b.toml", "max_tflite_bytes = 100000\n")
     out = tmp_path / "result.json"
-    cmd = [sys.executable, "-m", "sleepedge.cli", "check", "--budget", str(budget), str(f), "--json", str(out)]
+    cmd = [sys.executable, "-m", "sleepedge.commands.cli", "check", "--budget", str(budget), str(f), "--json", str(out)]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
     results = [(p.wait(120), p.stderr.read()) for p in procs]
     assert sorted(rc for rc, _ in results) == [0, 2, 2], results

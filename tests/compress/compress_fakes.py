@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sleepedge.metrics import classification_metrics
+from sleepedge.core.metrics import classification_metrics
 from sleepedge.train.sequences import SequenceData
 
 LABEL = "SYNTHETIC data (test fixture)"

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from compress_fakes import LABEL, random_data
-from sleepedge.config import load_config
+from sleepedge.config.settings import load_config
 from sleepedge.models import DeepSleepNet, get_arch, save_checkpoint
-from sleepedge.runfolder import write_manifest
+from sleepedge.run.manifest import write_manifest
 
 
 @pytest.fixture

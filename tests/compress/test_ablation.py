@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from compress_fakes import FakeFit, fake_evaluate
-from sleepedge.compress.ablation import markdown, run_ablation
+from sleepedge.lab.ablation import markdown, run_ablation
 from sleepedge.compress.stage import run_compress_stage
 
 

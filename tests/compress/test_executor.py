@@ -5,9 +5,10 @@ import sys
 
 import pytest
 
-from sleepedge.compress.executor import ExecutorSpec, current, segments, use, validate
+from sleepedge.core.executor import ExecutorSpec, current, use, validate
+from sleepedge.compress.grid import segments
 from sleepedge.compress.plan import BASELINE, build_plan
-from sleepedge.config import ConfigError, load_config
+from sleepedge.config.settings import ConfigError, load_config
 from sleepedge.models import get_arch
 
 
@@ -76,7 +77,7 @@ class _FakeRay:
 
 
 def test_tasks_a_local_ray_cannot_place_are_refused():
-    from sleepedge.compress.executor import check_resources
+    from sleepedge.core.executor import check_resources
 
     ray = _FakeRay({"CPU": 2.0})
     check_resources(ray, ExecutorSpec(kind="ray"), {"num_cpus": 2.0, "num_gpus": 0.0})
@@ -88,7 +89,7 @@ def test_tasks_a_local_ray_cannot_place_are_refused():
 
 
 def test_fanout_bound_of_the_paper_grid_by_hand():
-    from sleepedge.compress.speedup import fanout_bound
+    from sleepedge.lab.speedup import fanout_bound
 
     b = fanout_bound(load_config("paper", ["compress.recipe=paper"]))  # fixed epochs: 3 per stage-1 step, 5 per stage-2 step
     assert (b["steps"], b["segments"], b["critical_steps"]) == (41, 8, 21)
@@ -97,7 +98,7 @@ def test_fanout_bound_of_the_paper_grid_by_hand():
 
 
 def test_extrapolation_from_a_cost_result_by_hand():
-    from sleepedge.compress.speedup import extrapolate, grid_epochs
+    from sleepedge.lab.speedup import extrapolate, grid_epochs
 
     cfg = load_config("paper", ["compress.recipe=paper"])  # fixed epochs: the cost tool's own assumption
     plan, epochs, _ = grid_epochs(cfg)
@@ -114,7 +115,7 @@ def test_grid_epochs_size_a_step_like_the_sweep():
     """Sized fine-tunes: the larger share of MACs or parameters a step removes (sweep.run_step's rule)."""
     from sleepedge.compress.plan import step_arch
     from sleepedge.compress.recipes import resolve
-    from sleepedge.compress.speedup import grid_epochs
+    from sleepedge.lab.speedup import grid_epochs
     from sleepedge.models import count_params, get_arch, macs_per_epoch
 
     cfg = load_config("paper")

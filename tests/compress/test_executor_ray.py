@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from sleepedge.compress.executor import ExecutorSpec, use
+from sleepedge.core.executor import ExecutorSpec, use
 from sleepedge.compress.stage import run_compress_stage
-from sleepedge.config import load_config
+from sleepedge.config.settings import load_config
 from sleepedge.train.stage import run_train_stage
 
 ray = pytest.importorskip("ray", reason="the distributed extra (CI installs it with .[all])")

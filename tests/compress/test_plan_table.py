@@ -8,9 +8,9 @@ import pytest
 from compress_fakes import FakeFit, fake_evaluate
 from sleepedge.compress.plan import build_plan, hidden_sizes, stage1_ratios, step_arch
 from sleepedge.compress.table import mark_pareto, select
-from sleepedge.config import CompressConfig, ConfigError, load_config
+from sleepedge.config.settings import CompressConfig, ConfigError, load_config
 from sleepedge.models import get_arch
-from sleepedge.runfolder import read_manifest
+from sleepedge.run.manifest import read_manifest
 
 
 def test_paper_grid_is_the_papers():

@@ -9,7 +9,7 @@ import pytest
 from compress_fakes import FakeFit, fake_evaluate
 from sleepedge.compress.recipes import PAPER, comparison_recipes, resolve
 from sleepedge.compress.stage import run_compress_stage
-from sleepedge.config import CompressConfig, ConfigError, load_config
+from sleepedge.config.settings import CompressConfig, ConfigError, load_config
 
 
 class RecordingFit(FakeFit):
@@ -109,6 +109,6 @@ def test_finetune_dropout_is_a_training_setting_not_an_architecture_change():
 
 def test_the_config_rules_know_every_recipe():
     from sleepedge.compress.recipes import RECIPES
-    from sleepedge.config_rules import RECIPE_NAMES
+    from sleepedge.config.rules import RECIPE_NAMES
 
     assert set(RECIPE_NAMES) == set(RECIPES)

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from sleepedge.compress.stage import run_compress_stage
-from sleepedge.config import load_config
+from sleepedge.config.settings import load_config
 from sleepedge.train.stage import run_train_stage
 
 SETTINGS = ["compress.stage1_max=0.25", "compress.stage2_from=0.25", "compress.compare_recipes=paper"]

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from sleepedge.compress.stage import run_compress_stage
-from sleepedge.config import ConfigError
+from sleepedge.config.settings import ConfigError
 from sleepedge.models import count_params, get_arch, load_checkpoint
-from sleepedge.runfolder import StageExistsError, read_manifest
+from sleepedge.run.manifest import StageExistsError, read_manifest
 
 from compress_fakes import LABEL, FakeFit, fake_evaluate
 
@@ -116,8 +116,8 @@ def test_a_finetune_that_hurts_validation_is_not_kept(train_run, tiny_cfg, data,
 
 def test_rebuilt_data_must_match_the_train_stage_test_set(tmp_path, data):
     from sleepedge.compress.stage import check_rebuilt_data
-    from sleepedge.errors import DataError
-    from sleepedge.runfolder import write_manifest
+    from sleepedge.core.errors import DataError
+    from sleepedge.run.manifest import write_manifest
 
     test_npz = data["test"].save(tmp_path / "test.npz")
     manifest = read_manifest(write_manifest(tmp_path, "train", outputs={"test": test_npz}).parent)

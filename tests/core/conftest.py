@@ -15,7 +15,7 @@ def probe_run_master(tmp_path_factory) -> Path:
     """RUN with train/, compress/, export/ (two tiny ONNX models; untrained); do not write into it."""
     import torch
 
-    spec = importlib.util.spec_from_file_location("make_tiny_export_run", REPO / "scripts" / "make_tiny_export_run.py")
+    spec = importlib.util.spec_from_file_location("make_tiny_export_run", REPO / "tests" / "fixtures" / "tiny_export_run.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     torch.set_num_threads(1)
@@ -25,7 +25,7 @@ def probe_run_master(tmp_path_factory) -> Path:
 
 def _complete_train_stage(run: Path) -> Path:
     """Give the fixture's train stage what a real one has (calib.npz, a dataset label) and relink its children."""
-    from sleepedge.runfolder import read_manifest, resolve_entry, write_manifest
+    from sleepedge.run.manifest import read_manifest, resolve_entry, write_manifest
 
     shutil.copyfile(run / "train" / "test.npz", run / "train" / "calib.npz")
     parent = None

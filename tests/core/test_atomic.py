@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sleepedge.atomic import atomic_copy, atomic_write_bytes, atomic_write_json, current_umask
+from sleepedge.run.atomic import atomic_copy, atomic_write_bytes, atomic_write_json, current_umask
 
 
 @pytest.fixture

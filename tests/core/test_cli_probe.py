@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sleepedge.cli import main
+from sleepedge.commands.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_TFLITE = REPO / "tests" / "check" / "data" / "tiny.tflite"
@@ -371,7 +371,7 @@ def test_refusal_is_one_line_naming_the_problem(case, args, status, needle, prob
 
 
 def test_the_probe_covers_every_command():
-    from sleepedge.cli import SUBCOMMANDS
+    from sleepedge.commands.cli import SUBCOMMANDS
 
     assert {c[1][0] for c in CASES} == set(SUBCOMMANDS)
     assert len(CASES) >= 100

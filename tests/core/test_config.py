@@ -1,6 +1,6 @@
 import pytest
 
-from sleepedge.config import ConfigError, config_from_dict, load_config
+from sleepedge.config.settings import ConfigError, config_from_dict, load_config
 
 
 def test_presets_load_and_round_trip():

@@ -3,9 +3,9 @@ import dataclasses
 
 import pytest
 
-from sleepedge.config import SECTIONS, Config, ConfigError, apply_overrides, config_from_dict, load_config, \
+from sleepedge.config.settings import SECTIONS, Config, ConfigError, apply_overrides, config_from_dict, load_config, \
     preset_names, validate_split
-from sleepedge.config_rules import RULES, Rule, RuleError
+from sleepedge.config.rules import RULES, Rule, RuleError
 
 
 def _fields() -> set[str]:

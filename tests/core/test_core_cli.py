@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from sleepedge.cli import SUBCOMMANDS
+from sleepedge.commands.cli import SUBCOMMANDS
 
 PROBE = (
-    "import sys, time; t = time.perf_counter(); from sleepedge.cli import main\n"
+    "import sys, time; t = time.perf_counter(); from sleepedge.commands.cli import main\n"
     "try: main({args!r})\n"
     "except SystemExit: pass\n"
     "heavy = [m for m in ('torch', 'tensorflow', 'mne', 'onnx', 'matplotlib') if m in sys.modules]\n"
@@ -27,7 +27,7 @@ def test_help_is_light(args):
 
 
 def test_bad_override_exits_2(capsys):
-    from sleepedge.cli import main
+    from sleepedge.commands.cli import main
 
     assert main(["train", "--preset", "tiny", "--set", "train.epoch=1", "--out", "unused"]) == 2
     assert "train.epoch" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from sleepedge.docs_figures import FiguresError, provenance, record_timing, replace_block
+from sleepedge.lab.docs_figures import FiguresError, provenance, record_timing, replace_block
 
 
 def test_replace_block_touches_only_its_block():
@@ -23,7 +23,7 @@ def test_replace_block_fills_an_empty_block():
 
 
 def test_int8_interval_is_shown_in_points_like_its_delta():
-    from sleepedge.docs_figures import _ci, _scaled
+    from sleepedge.lab.docs_figures import _ci, _scaled
 
     row = {"macro_f1_delta_vs_fp32": -0.0037, "macro_f1_delta_vs_fp32_ci": [-0.69, -0.11]}  # delta: fraction; CI: points
     assert _ci(100 * row["macro_f1_delta_vs_fp32"], _scaled(row)) == "-0.4 [-0.7, -0.1]"
@@ -76,7 +76,7 @@ def test_timing_record(tmp_path):
 def test_capture_keeps_the_command_and_refuses_failures(tmp_path, monkeypatch):
     import sys
 
-    from sleepedge import docs_figures
+    from sleepedge.lab import docs_figures
 
     repo, _ = _repo(tmp_path)
     out = docs_figures.capture("probe", [sys.executable, "-c", "print('| a |')"], markdown=True, repo=repo)
@@ -92,7 +92,7 @@ def test_capture_keeps_the_command_and_refuses_failures(tmp_path, monkeypatch):
 @pytest.mark.parametrize("argv", [["capture", "n", "--markdown", "--", "echo", "| a |"],
                                   ["capture", "--markdown", "n", "--", "echo", "| a |"]])
 def test_capture_takes_markdown_before_or_after_the_name(monkeypatch, argv):
-    import sleepedge.docs_figures as df
+    import sleepedge.lab.docs_figures as df
 
     seen = {}
     monkeypatch.setattr(df, "capture", lambda name, cmd, markdown: seen.update(name=name, cmd=cmd, markdown=markdown) or "f")

@@ -4,9 +4,9 @@ import sys
 
 import pytest
 
-import sleepedge.cli
-from sleepedge.cli import EXIT_BAD_INPUT, one_line, run_command
-from sleepedge.errors import DataError
+import sleepedge.commands.cli
+from sleepedge.commands.cli import EXIT_BAD_INPUT, one_line, run_command
+from sleepedge.core.errors import DataError
 
 
 def _boom(exc):
@@ -47,14 +47,14 @@ def test_a_crash_in_check_is_not_the_limit_failed_status(tmp_path, monkeypatch, 
     run = tmp_path / "run"
     (run / "export").mkdir(parents=True)
     (run / "export" / "manifest.json").write_text("[]")
-    monkeypatch.setattr(sleepedge.cli, "SUBCOMMANDS", {"check": "sleepedge.commands.check"})
-    assert sleepedge.cli.main(["check", "--budget", "nrf52840", str(run)]) == 2
+    monkeypatch.setattr(sleepedge.commands.cli, "SUBCOMMANDS", {"check": "sleepedge.commands.check"})
+    assert sleepedge.commands.cli.main(["check", "--budget", "nrf52840", str(run)]) == 2
     err = capsys.readouterr().err
     assert "manifest.json" in err and "not a manifest" in err
 
 
 @pytest.mark.parametrize("flag", [["-vv"], ["--debug"]])
 def test_debug_flag_after_the_subcommand(tmp_path, flag):
-    r = subprocess.run([sys.executable, "-m", "sleepedge.cli", "check", "--budget", "nrf52840", str(tmp_path / "x"),
+    r = subprocess.run([sys.executable, "-m", "sleepedge.commands.cli", "check", "--budget", "nrf52840", str(tmp_path / "x"),
                         *flag], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "Traceback" in r.stderr and "check target not found" in r.stderr

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from sleepedge.locking import RunLockedError, holds_lock, run_lock
-from sleepedge.stages import stage_transaction
+from sleepedge.run.locking import RunLockedError, holds_lock, run_lock
+from sleepedge.run.transaction import stage_transaction
 
 CTX = mp.get_context("fork")
 
@@ -72,7 +72,7 @@ def test_lock_is_reentrant_in_one_process(tmp_path):
     with run_lock(tmp_path):
         with run_lock(tmp_path, shared=True):
             with stage_transaction(tmp_path / "bench") as tmp:
-                from sleepedge.runfolder import write_manifest
+                from sleepedge.run.manifest import write_manifest
 
                 write_manifest(tmp, "bench", outputs={})
         assert holds_lock(tmp_path)
@@ -82,7 +82,7 @@ def test_lock_is_reentrant_in_one_process(tmp_path):
 def test_the_cli_refuses_a_run_in_use_with_one_line_and_exit_2(tmp_path, holder):
     run = tmp_path / "run"
     holder(run)
-    r = subprocess.run([sys.executable, "-m", "sleepedge.cli", "train", "--preset", "tiny", "--dataset", "synthetic",
+    r = subprocess.run([sys.executable, "-m", "sleepedge.commands.cli", "train", "--preset", "tiny", "--dataset", "synthetic",
                         "--out", str(run)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
@@ -100,7 +100,7 @@ def test_a_regular_file_as_run_folder_is_refused(tmp_path):
 def test_a_filesystem_without_locks_runs_unlocked(tmp_path, monkeypatch, caplog):
     import errno
 
-    import sleepedge.locking as locking
+    import sleepedge.run.locking as locking
 
     def no_locks(fd, op):
         raise OSError(errno.ENOLCK, "No locks available")

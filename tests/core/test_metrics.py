@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sleepedge.metrics import agreement, classification_metrics
+from sleepedge.core.metrics import agreement, classification_metrics
 
 
 def test_perfect_prediction():

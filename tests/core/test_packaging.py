@@ -19,7 +19,7 @@ def test_package_dir_maps_every_stage_folder():
     mapping = _tool()["package-dir"]
     folders = {p.name for p in REPO.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
     assert folders == STAGES | {"sleepedge"}
-    assert {"sleepedge.commands", "sleepedge.budget"} <= set(CORE_SUBPACKAGES)
+    assert {"sleepedge.commands", "sleepedge.check"} <= set(CORE_SUBPACKAGES)
     assert mapping == {"sleepedge": "sleepedge", **{f"sleepedge.{s}": s for s in STAGES}, **CORE_SUBPACKAGES}
     assert sorted(_tool()["packages"]) == sorted(mapping)
 
@@ -50,5 +50,5 @@ def test_wheel_holds_every_subpackage_and_data_file(tmp_path):
     for pkg in ["sleepedge", *CORE_SUBPACKAGES, *(f"sleepedge.{s}" for s in STAGES)]:
         assert f"{pkg.replace('.', '/')}/__init__.py" in names, pkg
     for data in ("presets/quick.toml", "presets/paper.toml", "presets/tiny.toml", "budgets/nrf52840.toml", "budgets/wearable.toml"):
-        assert f"sleepedge/{data}" in names, data
+        assert f"sleepedge/config/{data}" in names, data
     assert "sleepedge/train/hypnogram_stats.json" in names  # the synthetic generator needs it at run time

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from sleepedge.runfolder import (
+from sleepedge.run.manifest import (
     ManifestError, StageExistsError, atomic_write_text, output_path, prepare_stage_dir, read_manifest, write_manifest,
 )
 

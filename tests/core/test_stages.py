@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-import sleepedge.stages as st
-from sleepedge.config import ConfigError
-from sleepedge.runfolder import ManifestError, StageExistsError, atomic_write_text, read_manifest, write_manifest
-from sleepedge.stages import (
+import sleepedge.run.transaction as st
+from sleepedge.config.settings import ConfigError
+from sleepedge.run.manifest import ManifestError, StageExistsError, atomic_write_text, read_manifest, write_manifest
+from sleepedge.run.transaction import (
     StaleStageError, old_dir, partial_dir, recover_run, require_fresh, stage_transaction, stale_reason,
 )
 

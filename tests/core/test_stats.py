@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sleepedge.stats import fmt_ci, paired_delta_ci, score_ci, scores, subject_confusions
+from sleepedge.core.stats import fmt_ci, paired_delta_ci, score_ci, scores, subject_confusions
 
 
 def _cms(correct_per_subject: list[int], n: int = 10) -> dict[int, np.ndarray]:

@@ -22,7 +22,7 @@ def tiny_checkpoint(tmp_path_factory):
 @pytest.fixture(scope="session")
 def sequences():
     """``(calib_x, test_x, test_y)``: 8 calibration and 6 test sequences of SEQ_LEN epochs (microvolts)."""
-    from sleepedge.export.measure import synthetic_sequences
+    from sleepedge.lab.export_measure import synthetic_sequences
 
     calib_x, _ = synthetic_sequences(8, SEQ_LEN, seed=1)
     test_x, test_y = synthetic_sequences(6, SEQ_LEN, seed=2)

@@ -10,7 +10,7 @@ TFLITE_FORMATS = ["onnx_fp32", "tflite_fp32", "tflite_int8", "tflite_int8_fio", 
 
 def export_cfg(formats: list[str], **extra):
     """The tiny preset with ``export.formats`` (and any ``export.KEY=VALUE``) set."""
-    from sleepedge.config import load_config
+    from sleepedge.config.settings import load_config
 
     sets = [f"export.formats={','.join(formats)}"] + [f"export.{k}={v}" for k, v in extra.items()]
     return load_config("tiny", sets)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from sleepedge.export.compare_converters import _specs, table, time_files, timing_errors
+from sleepedge.lab.converters import _specs, table, time_files, timing_errors
 
 DATA = Path(__file__).resolve().parents[1] / "check" / "data"
 

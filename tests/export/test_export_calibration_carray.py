@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sleepedge.errors import DataError
-from sleepedge.export.calibration import calibration_sample, stratified_sequences
+from sleepedge.core.errors import DataError
+from sleepedge.export.calibration import calibration_sample
+from sleepedge.train.sequences import stratified_sequences
 from sleepedge.export.carray import read_c_array, write_c_array
 
 
@@ -65,7 +66,7 @@ def test_c_array_reader_rejects_wrong_length(tmp_path):
 
 
 def test_clip_range_bounds_the_input_at_a_percentile():
-    from sleepedge.errors import DataError
+    from sleepedge.core.errors import DataError
     from sleepedge.export.calibration import clip_range
 
     x = np.concatenate([np.linspace(-100, 100, 999), [5000.0]]).astype(np.float32)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from sleepedge.errors import DataError
+from sleepedge.core.errors import DataError
 from sleepedge.export import tflite_convert
 from sleepedge.export.checkpoint_export import export_checkpoint
 from sleepedge.export.subprocess_run import describe_returncode, run_child

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sleepedge.export.formats import FORMATS, get_formats
+from sleepedge.config.formats import FORMATS, get_formats
 from sleepedge.export.onnx_export import export_onnx, max_abs_diff, onnx_logits, torch_logits
 
 from export_fixtures import SEQ_LEN
@@ -54,7 +54,7 @@ def test_parity_above_tolerance_fails_the_row(onnx_file, sequences):
 def test_format_table():
     assert [f.name for f in get_formats(["onnx_fp32", "tflite_int8"])] == ["onnx_fp32", "tflite_int8"]
     assert FORMATS["tflite_int8"].int8_io and not FORMATS["tflite_int8_fio"].int8_io
-    from sleepedge.config import ConfigError
+    from sleepedge.config.settings import ConfigError
 
     with pytest.raises(ConfigError, match="tflite_int4"):
         get_formats(["tflite_int4"])

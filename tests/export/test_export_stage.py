@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from sleepedge.config import load_config
-from sleepedge.runfolder import ManifestError, read_manifest, write_manifest
+from sleepedge.config.settings import load_config
+from sleepedge.run.manifest import ManifestError, read_manifest, write_manifest
 
 from export_fixtures import SEQ_LEN
 
@@ -156,7 +156,7 @@ def test_interrupted_overwrite_keeps_the_finished_export(run_dir, monkeypatch, f
 
 
 def test_a_checkpoint_that_fails_to_load_leaves_the_old_export(run_dir):
-    from sleepedge.errors import DataError
+    from sleepedge.core.errors import DataError
     from sleepedge.export.stage import run_export_stage
 
     out = run_export_stage(run_dir, _onnx_only())
@@ -172,7 +172,7 @@ def test_a_checkpoint_that_fails_to_load_leaves_the_old_export(run_dir):
 
 def test_export_of_a_stale_compress_stage_is_refused(run_dir):
     from sleepedge.export.stage import run_export_stage
-    from sleepedge.stages import StaleStageError
+    from sleepedge.run.transaction import StaleStageError
 
     train = run_dir / "train"
     m = json.loads((train / "manifest.json").read_text())

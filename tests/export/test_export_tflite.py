@@ -119,7 +119,7 @@ def test_export_is_byte_identical_from_one_run_to_the_next(tiny_export, tiny_che
     runs single-threaded; with TensorFlow's thread pools it left a random BiLSTM SPLIT in float)."""
 
     from sleepedge.export.checkpoint_export import export_checkpoint
-    from sleepedge.runfolder import sha256_file
+    from sleepedge.run.manifest import sha256_file
 
     out, rows = tiny_export
     calib_x, test_x, test_y = sequences

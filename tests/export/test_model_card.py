@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from sleepedge.export.card import CARD_NAME, cards_from_export, model_card
-from sleepedge.runfolder import read_manifest
+from sleepedge.run.manifest import read_manifest
 
 
 def test_a_card_beside_every_model_listed_in_the_manifest(stream_run):

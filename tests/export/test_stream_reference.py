@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from sleepedge.runfolder import read_manifest
+from sleepedge.run.manifest import read_manifest
 
 
 def _rows(run):
@@ -93,7 +93,7 @@ def test_bench_stream_rows_give_per_epoch_and_per_decision_cost(benched):
 
 
 def test_budget_gate_never_checks_the_untrained_reference(stream_run):
-    from sleepedge.budget.target import load_target, select_models
+    from sleepedge.check.target import load_target, select_models
 
     t = load_target(stream_run)
     assert t.deployable == "compressed" and "deepsleepnet" not in select_models(t, ["all"])

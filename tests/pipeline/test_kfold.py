@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from sleepedge.config import ConfigError, load_config
-from sleepedge.kfold import n_folds, run_kfold
-from sleepedge.kfold_report import deployed_fold, summarize
-from sleepedge.metrics import metrics_from_confusion
+from sleepedge.config.settings import ConfigError, load_config
+from sleepedge.pipeline.kfold import n_folds, run_kfold
+from sleepedge.pipeline.kfold_report import deployed_fold, summarize
+from sleepedge.core.metrics import metrics_from_confusion
 
 
 def _row(fold, acc, f1, kappa, c_f1, params, cm):
@@ -106,7 +106,7 @@ def test_three_fold_tiny_pipeline(three_folds):
 @pytest.mark.slow
 def test_folds_as_ray_tasks_give_the_same_aggregate(three_folds, tmp_path):
     ray = pytest.importorskip("ray", reason="the distributed extra (CI installs it with .[all])")
-    from sleepedge.compress.executor import ExecutorSpec, use
+    from sleepedge.core.executor import ExecutorSpec, use
 
     _, cfg, local = three_folds
     ray.init(num_cpus=2, include_dashboard=False)

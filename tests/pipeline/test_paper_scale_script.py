@@ -1,4 +1,4 @@
-"""scripts/paper_scale.py (the device-machine driver) on the tiny preset: figures, and a clean stop at the deadline."""
+"""sleepedge.lab.paper_scale (the device-machine driver) on the tiny preset: figures, and a clean stop at the deadline."""
 from __future__ import annotations
 
 import json
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def _driver(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
     args = ["--preset", "tiny", "--out", str(tmp_path / "run"), "--figures", str(tmp_path / "fig"), "--executor", "auto", *extra]
     code = (f"import sys, runpy; sys.modules.update(dict.fromkeys({ABSENT!r})); sys.argv = ['paper_scale.py'] + {args!r}; "
-            f"runpy.run_path({str(REPO / 'scripts' / 'paper_scale.py')!r}, run_name='__main__')")
+            f"runpy.run_module('sleepedge.lab.paper_scale', run_name='__main__', alter_sys=True)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc, json.loads((tmp_path / "fig" / "summary.json").read_text())

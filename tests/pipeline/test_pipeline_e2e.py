@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sleepedge.config import load_config
-from sleepedge.pipeline import STAGES, run_pipeline
+from sleepedge.config.settings import load_config
+from sleepedge.pipeline.pipeline import STAGES, run_pipeline
 
 pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
 
@@ -70,7 +70,7 @@ def test_interrupted_pipeline_resumes_from_last_completed_stage(tiny_run, tmp_pa
 
 
 def test_failed_stage_stops_and_keeps_earlier_results(tiny_run, tmp_path, monkeypatch):
-    import sleepedge.pipeline as pl
+    import sleepedge.pipeline.pipeline as pl
 
     run, cfg, _ = tiny_run
     copy = tmp_path / "run"
@@ -91,7 +91,7 @@ def test_failed_stage_stops_and_keeps_earlier_results(tiny_run, tmp_path, monkey
 
 
 def test_rerun_with_other_config_is_refused(tiny_run):
-    from sleepedge.config import ConfigError
+    from sleepedge.config.settings import ConfigError
 
     run, _, _ = tiny_run
     with pytest.raises(ConfigError, match="train.epochs"):
@@ -119,7 +119,7 @@ def _copy(tiny_run, tmp_path):
 
 def test_resume_reverifies_finished_stages_and_redoes_a_damaged_one(tiny_run, tmp_path):
     """A flipped byte in a .tflite used to go unnoticed, and the old verdict was printed again."""
-    from sleepedge.runfolder import read_manifest
+    from sleepedge.run.manifest import read_manifest
 
     copy, cfg = _copy(tiny_run, tmp_path)
     tfl = copy / "export" / "compressed" / "tflite_int8.tflite"
@@ -135,10 +135,10 @@ def test_resume_reverifies_finished_stages_and_redoes_a_damaged_one(tiny_run, tm
 
 
 def test_stale_stages_are_refused_by_check_and_not_shown_in_the_report(tiny_run, tmp_path):
-    from sleepedge.budget import check_budget
-    from sleepedge.pipeline import redo_reason
-    from sleepedge.report import build_report
-    from sleepedge.stages import StaleStageError
+    from sleepedge.check import check_budget
+    from sleepedge.pipeline.pipeline import redo_reason
+    from sleepedge.pipeline.report import build_report
+    from sleepedge.run.transaction import StaleStageError
 
     copy, cfg = _copy(tiny_run, tmp_path)
     m = json.loads((copy / "compress" / "manifest.json").read_text())
@@ -161,7 +161,7 @@ def test_another_budget_redoes_only_the_check(tiny_run, tmp_path):
 
 
 def test_a_bad_budget_is_refused_before_any_stage_runs(tmp_path):
-    from sleepedge.errors import BudgetError
+    from sleepedge.core.errors import BudgetError
 
     with pytest.raises(BudgetError, match="nope"):
         run_pipeline(tmp_path / "new", load_config("tiny", ["check.budget=nope"]))
@@ -183,7 +183,7 @@ def test_overwrite_keeps_each_stage_until_its_replacement_is_complete(tiny_run, 
 
 
 def test_docs_figures_render_every_table_of_the_run(tiny_run):
-    from sleepedge.docs_figures import demo_document, summary_block
+    from sleepedge.lab.docs_figures import demo_document, summary_block
 
     run, _, _ = tiny_run
     p = {"commit": "0" * 40, "label": "SYNTHETIC data (tiny)", "synthetic": True}

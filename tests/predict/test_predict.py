@@ -13,7 +13,7 @@ from sleepedge.predict.run import predict_paths
 
 
 def _files(run, model, fmt):
-    from sleepedge.runfolder import read_manifest
+    from sleepedge.run.manifest import read_manifest
 
     r = next(r for r in read_manifest(run / "export")["metrics"]["rows"] if r["model"] == model and r["format"] == fmt)
     return [run / "export" / f for f in (r["files"].values() if r.get("files") else [r["file"]])]

@@ -15,7 +15,7 @@ def _model(run):
 
 
 def _cli(argv):
-    from sleepedge.cli import main
+    from sleepedge.commands.cli import main
 
     return main(["predict", *argv])
 
@@ -80,6 +80,6 @@ def test_predict_imports_no_torch_or_tensorflow(stream_run, good, tmp_path):
 
 
 def test_help_lists_predict():
-    from sleepedge.cli import build_parser
+    from sleepedge.commands.cli import build_parser
 
     assert "predict" in build_parser().format_help()

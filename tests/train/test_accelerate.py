@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from sleepedge.config import ConfigError, TrainConfig, load_config
+from sleepedge.config.settings import ConfigError, TrainConfig, load_config
 from sleepedge.models import DeepSleepNet, get_arch
 from sleepedge.train import accelerate, loop
 from sleepedge.train.sequences import SequenceData
@@ -38,7 +38,7 @@ def test_bad_gpu_settings_are_refused():
 
 
 def test_gpu_settings_have_config_rules():
-    from sleepedge.config_rules import RULES
+    from sleepedge.config.rules import RULES
 
     assert set(RULES["train.gpu_lr_scaling"].choices) == set(accelerate.LR_SCALINGS)
     for override, key in (("train.gpu_batch_size=-1", "train.gpu_batch_size"), ("train.gpu_lr_scaling=cubic", "train.gpu_lr_scaling"),

@@ -9,8 +9,8 @@ import pytest
 from edf_fixtures import SMALL_SECONDS, SMALL_STAGES, START, set_signal_header, small_pair, write_hypnogram, \
     write_psg
 
-from sleepedge.config import DataConfig
-from sleepedge.errors import DataError
+from sleepedge.config.settings import DataConfig
+from sleepedge.core.errors import DataError
 from sleepedge.train.dataset import load_dataset
 from sleepedge.train.sleep_edf import read_night
 
@@ -129,7 +129,7 @@ def test_duplicate_night_in_folder(tmp_path):
 
 
 def test_cli_prints_one_line_and_exits_2(tmp_path, capsys):
-    from sleepedge.cli import main
+    from sleepedge.commands.cli import main
 
     rc = main(["data", "prepare", "--data-dir", str(tmp_path), "--cache-dir", str(tmp_path / "c")])
     err = capsys.readouterr().err.strip().splitlines()

@@ -8,7 +8,7 @@ import pytest
 from edf_fixtures import small_pair
 
 import sleepedge.train.sleep_edf as sleep_edf
-from sleepedge.config import DataConfig
+from sleepedge.config.settings import DataConfig
 from sleepedge.train.dataset import load_dataset
 
 

@@ -10,7 +10,7 @@ import pytest
 from edf_fixtures import small_pair
 
 from sleepedge.commands import data
-from sleepedge.errors import DataError
+from sleepedge.core.errors import DataError
 from sleepedge.train.fetch import fetch_sleep_edf, parse_subjects
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sleepedge.errors import DataError
+from sleepedge.core.errors import DataError
 from sleepedge.train.hypnogram import STAGE_MAP, annotations_to_grid, class_counts, trim_wake
 
 

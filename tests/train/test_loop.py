@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from sleepedge.config import TrainConfig
+from sleepedge.config.settings import TrainConfig
 from sleepedge.models import DeepSleepNet, get_arch
 from sleepedge.train.loop import class_weights, evaluate, fit
 from sleepedge.train.sequences import SequenceData, make_sequences

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from edf_fixtures import fpz_level, small_pair, write_psg
 
-from sleepedge.config import DataConfig
+from sleepedge.config.settings import DataConfig
 from sleepedge.train.dataset import load_dataset
 from sleepedge.train.sleep_edf import edf_start, find_pairs, read_night
 

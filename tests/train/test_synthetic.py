@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from sleepedge.config import DataConfig
+from sleepedge.config.settings import DataConfig
 from sleepedge.train.band_power import stage_band_power
 from sleepedge.train.dataset import load_dataset
 from sleepedge.train.synthetic import synthetic_night

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sleepedge.config import DataConfig, load_config
+from sleepedge.config.settings import DataConfig, load_config
 from sleepedge.train.synthetic import night_jobs, synthetic_dataset
 
 

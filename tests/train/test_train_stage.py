@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from sleepedge.config import load_config
-from sleepedge.runfolder import StageExistsError, read_manifest
+from sleepedge.config.settings import load_config
+from sleepedge.run.manifest import StageExistsError, read_manifest
 from sleepedge.train.sequences import SequenceData
 from sleepedge.train.stage import load_run_data, run_train_stage
 
@@ -56,7 +56,7 @@ def test_finished_stage_is_not_overwritten(tiny_train):
 def test_interrupted_training_resumes_only_with_the_same_settings(tmp_path, monkeypatch, caplog):
     """The partial state lives in RUN/.train.partial; a rerun with other settings must not mix the two."""
     import sleepedge.train.loop as loop
-    from sleepedge.config import ConfigError
+    from sleepedge.config.settings import ConfigError
 
     run, cfg = tmp_path / "run", load_config("tiny", ["train.epochs=2", "train.patience=0"])
     real_save = loop._save_state

@@ -5,7 +5,7 @@ from the 39 expert-scored Sleep-EDF-20 nights (Sleep-EDF Database Expanded, Phys
 Kemp et al. 2000, Goldberger et al. 2000) and shipped inside the package as ``hypnogram_stats.json``
 (a fresh machine has no ``../shared``; only these derived counts ship, no label file)::
 
-    python -m sleepedge.train.hypnogram_stats --labels ../shared/data/sleep-edf/labels \\
+    sleepedge lab hypnogram_stats --labels ../shared/data/sleep-edf/labels \\
         --out train/hypnogram_stats.json
 
 The sleep period (first to last sleep epoch of a trimmed night) is cut into ``PHASES`` equal parts by
@@ -16,7 +16,6 @@ also what the tests use to compare synthetic nights with the real labels.
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any, Iterable
@@ -140,20 +139,3 @@ def describe(nights: Iterable[np.ndarray]) -> dict[str, Any]:
             "mean_bout": np.divide(bout_sum, bout_n, out=np.zeros(5), where=bout_n > 0),
             "transition": np.divide(trans, row, out=np.zeros_like(trans), where=row > 0),
             "third_shares": thirds / thirds.sum(1, keepdims=True)}
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Derive the synthetic generator's hypnogram statistics from label files.")
-    p.add_argument("--labels", required=True, help="folder of *_labels.npz (key y: trimmed labels 0..4)")
-    p.add_argument("--out", default=str(STATS_FILE), help=f"output JSON (default: {STATS_FILE})")
-    a = p.parse_args(argv)
-    from sleepedge.run.manifest import atomic_write_text
-
-    stats = derive(load_label_nights(a.labels))
-    atomic_write_text(a.out, json.dumps(stats, separators=(",", ":")) + "\n", overwrite=True)
-    print(f"{a.out}: {stats['n_nights']} nights, class counts {dict(zip(STAGES, stats['class_counts']))}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

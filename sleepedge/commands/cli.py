@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "check": "sleepedge.commands.check",
     "pipeline": "sleepedge.commands.pipeline",
     "predict": "sleepedge.commands.predict",
+    "lab": "sleepedge.commands.lab",
 }
 
 # Exit status of every failure that is not a verdict: bad input, a refused action, an error inside

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,7 +25,7 @@ from sleepedge.run.transaction import refuse_finished, stage_transaction
 
 from sleepedge.compress.compare import compare_recipes, recipes_markdown
 from sleepedge.compress.plan import BASELINE, build_plan
-from sleepedge.compress.recipes import comparison_recipes, resolve
+from sleepedge.compress.recipes import Recipe, comparison_recipes, resolve
 from sleepedge.compress.table import build_rows, check_selection_config, select, to_csv, to_markdown
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,93 @@ def _baseline_arch(path: Path):
     return load_checkpoint(path)[0].arch
 
 
+@dataclass
+class _Inputs:
+    """What the compress stage reads before it starts: recipes, device, and the finished train stage."""
+
+    recipe: Recipe
+    others: list[Recipe]
+    device: Any
+    train_dir: Path
+    train_m: dict[str, Any]
+    baseline: Path
+    label: str
+
+
+@dataclass
+class _Training:
+    """How the sweep trains: the data splits, the injected training functions, grid size and progress bar."""
+
+    data: dict[str, Any]
+    finetune: Callable[..., Any]
+    evaluate: Callable[..., dict[str, Any]]
+    sweep: bool
+    progress: bool
+
+
+def _stage_inputs(run_dir: str | Path, cfg: Config) -> _Inputs:
+    """Check the selection config, resolve the recipes and device, read the train stage, set the threads."""
+    import torch
+
+    from sleepedge.train.stage import resolve_device
+
+    check_selection_config(cfg.compress)
+    recipe, others = resolve(cfg.compress), comparison_recipes(cfg.compress)
+    device = resolve_device(cfg.train.device)
+    train_dir = Path(run_dir) / "train"
+    train_m = read_manifest(train_dir)
+    baseline = output_path(train_dir, train_m, "model")
+    label = dataset_label(train_m, train_dir / "manifest.json")
+    if cfg.train.threads > 0:
+        torch.set_num_threads(cfg.train.threads)
+    return _Inputs(recipe, others, device, train_dir, train_m, baseline, label)
+
+
+def _rebuild_data(inp: _Inputs) -> dict[str, Any]:
+    """The splits rebuilt from the train manifest, refused unless the test split equals the saved one."""
+    from sleepedge.train.stage import load_run_data
+
+    data = load_run_data(inp.train_dir)
+    check_rebuilt_data(inp.train_dir, inp.train_m, data)
+    return data
+
+
+def _plan_key(cfg: Config, baseline_sha: str, recipe: Recipe) -> str:
+    """The fingerprint of the plan, under which a rerun resumes a partial build."""
+    from sleepedge.compress.sweep import plan_fingerprint
+
+    return plan_fingerprint(cfg, baseline_sha, recipe)
+
+
+def _build_stage(stage_dir: Path, cfg: Config, inp: _Inputs, baseline_sha: str, tr: _Training, t0: float) -> dict[str, Any]:
+    """Run the grid, select, write the table, figures and recipe comparison, then the manifest; the chosen row."""
+    from sleepedge.compress.grid import run_grid
+    from sleepedge.compress.sweep import SweepContext, check_plan_fingerprint
+
+    recipe, baseline = inp.recipe, inp.baseline
+    check_plan_fingerprint(stage_dir, cfg, baseline_sha, recipe=recipe)
+    plan = build_plan(_baseline_arch(baseline), cfg.compress, sweep=tr.sweep, step=recipe.stage1_step)
+    log.info("compress: %d steps with the %s recipe on %s", len(plan), recipe.name, inp.label)
+    ctx = SweepContext(cfg, stage_dir / "steps", baseline, tr.data, tr.finetune, tr.evaluate, inp.device, recipe=recipe)
+    records = run_grid(ctx, plan, progress=tr.progress)  # in this process, or Ray tasks (compress/executor.py)
+    wall_s = sum(r["wall_s"]["total"] for r in records.values())
+    rows = build_rows(records)
+    chosen, selection = select(rows, cfg.compress)
+    if not selection["qualified"]:
+        log.warning("NO compressed model met the selection criterion (%s): the BASELINE is selected", selection["criterion"])
+    out = _write_outputs(stage_dir, baseline, records, rows, chosen, selection, inp.label, wall_s, recipe,
+                         cfg.compress.margin_points)
+    comparison = compare_recipes(ctx, inp.others, records, chosen, progress=tr.progress)
+    out["recipes_json"] = atomic_write_json(stage_dir / "recipes.json", comparison, overwrite=True)
+    out["recipes_md"] = atomic_write_text(stage_dir / "recipes.md", recipes_markdown(comparison, inp.label), overwrite=True)
+    metrics = _metrics(chosen, selection, records, wall_s, time.perf_counter() - t0)
+    metrics["recipe"], metrics["recipes"] = recipe.to_dict(), comparison["summary"]
+    write_manifest(stage_dir, STAGE, outputs=out, inputs={"baseline": baseline}, parent=inp.train_dir, config=cfg.to_dict(),
+                   metrics=metrics, dataset=inp.train_m.get("dataset"), seed=cfg.train.seed, split=inp.train_m.get("split"),
+                   extra={"sweep": tr.sweep, "plan": [s.id for s in plan]})
+    return chosen
+
+
 def run_compress_stage(
     run_dir: str | Path,
     cfg: Config,
@@ -127,52 +215,17 @@ def run_compress_stage(
     data : ``{"train", "val", "test": SequenceData}``; default rebuilt with ``load_run_data(RUN/train)``.
     progress : show the tqdm bar over the grid.
     """
-    import torch
-
-    from sleepedge.compress.grid import run_grid
-    from sleepedge.compress.sweep import SweepContext, check_plan_fingerprint, plan_fingerprint
-    from sleepedge.train.stage import resolve_device
-
     t0 = time.perf_counter()
-    check_selection_config(cfg.compress)
-    recipe, others = resolve(cfg.compress), comparison_recipes(cfg.compress)
-    device = resolve_device(cfg.train.device)
-    train_dir = Path(run_dir) / "train"
-    train_m = read_manifest(train_dir)
-    baseline = output_path(train_dir, train_m, "model")
-    label = dataset_label(train_m, train_dir / "manifest.json")
-    if cfg.train.threads > 0:
-        torch.set_num_threads(cfg.train.threads)
+    inp = _stage_inputs(run_dir, cfg)
     finetune, evaluate = training_functions(finetune, evaluate)
     refuse_finished(Path(run_dir) / STAGE, overwrite)  # before the data are rebuilt
     if data is None:
-        from sleepedge.train.stage import load_run_data
-        data = load_run_data(train_dir)
-        check_rebuilt_data(train_dir, train_m, data)
-    baseline_sha = sha256_file(baseline)
+        data = _rebuild_data(inp)
+    baseline_sha = sha256_file(inp.baseline)
     # A transaction (sleepedge.run.transaction): built in RUN/.compress.partial, whose finished steps a rerun
     # with the same plan resumes from; the old RUN/compress stays until the new one is complete.
     with stage_transaction(Path(run_dir) / STAGE, overwrite=overwrite,
-                           resume_key=plan_fingerprint(cfg, baseline_sha, recipe)) as stage_dir:
-        check_plan_fingerprint(stage_dir, cfg, baseline_sha, recipe=recipe)
-        plan = build_plan(_baseline_arch(baseline), cfg.compress, sweep=sweep, step=recipe.stage1_step)
-        log.info("compress: %d steps with the %s recipe on %s", len(plan), recipe.name, label)
-        ctx = SweepContext(cfg, stage_dir / "steps", baseline, data, finetune, evaluate, device, recipe=recipe)
-        records = run_grid(ctx, plan, progress=progress)  # in this process, or Ray tasks (compress/executor.py)
-        wall_s = sum(r["wall_s"]["total"] for r in records.values())
-        rows = build_rows(records)
-        chosen, selection = select(rows, cfg.compress)
-        if not selection["qualified"]:
-            log.warning("NO compressed model met the selection criterion (%s): the BASELINE is selected", selection["criterion"])
-        out = _write_outputs(stage_dir, baseline, records, rows, chosen, selection, label, wall_s, recipe,
-                             cfg.compress.margin_points)
-        comparison = compare_recipes(ctx, others, records, chosen, progress=progress)
-        out["recipes_json"] = atomic_write_json(stage_dir / "recipes.json", comparison, overwrite=True)
-        out["recipes_md"] = atomic_write_text(stage_dir / "recipes.md", recipes_markdown(comparison, label), overwrite=True)
-        metrics = _metrics(chosen, selection, records, wall_s, time.perf_counter() - t0)
-        metrics["recipe"], metrics["recipes"] = recipe.to_dict(), comparison["summary"]
-        write_manifest(stage_dir, STAGE, outputs=out, inputs={"baseline": baseline}, parent=train_dir, config=cfg.to_dict(),
-                       metrics=metrics, dataset=train_m.get("dataset"), seed=cfg.train.seed, split=train_m.get("split"),
-                       extra={"sweep": sweep, "plan": [s.id for s in plan]})
+                           resume_key=_plan_key(cfg, baseline_sha, inp.recipe)) as stage_dir:
+        chosen = _build_stage(stage_dir, cfg, inp, baseline_sha, _Training(data, finetune, evaluate, sweep, progress), t0)
     log.info("compress done: selected %s (%d params, %.1f %% fewer)", chosen["model"], chosen["params"], chosen["params_reduction_pct"])
     return read_manifest(Path(run_dir) / STAGE)

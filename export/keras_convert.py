@@ -64,6 +64,16 @@ def run_keras(model, kind: str, seq_len: int, work_dir: str | Path, calib_x: np.
     Onnx2TfJob
         ``files`` keyed by output name; ``ok`` false with the reason when the child failed.
     """
+    work, calib = _prepare_work(work_dir, model, calib_x)
+    name = name or f"keras_{kind}"
+    log.info("%s: converting with tf_keras (%s)", name, ", ".join(outputs))
+    res = run_child(keras_command(work, kind, seq_len, outputs, calib, attempts, lstm), work, timeout_s, "keras converter",
+                    SINGLE_THREAD)
+    return _collect_job(work, res, name, outputs, attempts)
+
+
+def _prepare_work(work_dir: str | Path, model, calib_x: np.ndarray | None) -> tuple[Path, Path | None]:
+    """Empty the scratch folder and write the child's inputs: arch.json, weights.npz, calib.npy (if any)."""
     work = Path(work_dir).resolve()
     if work.exists():
         shutil.rmtree(work)
@@ -74,10 +84,11 @@ def run_keras(model, kind: str, seq_len: int, work_dir: str | Path, calib_x: np.
     if calib_x is not None:
         calib = work / "calib.npy"
         np.save(calib, np.ascontiguousarray(calib_x, dtype=np.float32))
-    name = name or f"keras_{kind}"
-    log.info("%s: converting with tf_keras (%s)", name, ", ".join(outputs))
-    res = run_child(keras_command(work, kind, seq_len, outputs, calib, attempts, lstm), work, timeout_s, "keras converter",
-                    SINGLE_THREAD)
+    return work, calib
+
+
+def _collect_job(work: Path, res, name: str, outputs: list[str], attempts: int) -> Onnx2TfJob:
+    """Save the child's log and gather its .tflite files and attempts report into the job."""
     (work / "keras.log").write_text(res.stdout + "\n" + res.stderr, encoding="utf-8")
     files = {o: work / "out" / f"{STEM}_{o}.tflite" for o in outputs}
     files = {o: p for o, p in files.items() if p.is_file()}

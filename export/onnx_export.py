@@ -50,6 +50,17 @@ def export_onnx(model, path: str | Path, seq_len: int, opset: int = 17, overwrit
     model.eval()
     shape = input_shape or (1, seq_len, 1, model.arch.epoch_samples)
     dummy = torch.zeros(*shape, dtype=torch.float32)
+    data = _trace_to_onnx(model, dummy, opset, output_name)
+    import onnx
+
+    onnx.checker.check_model(onnx.load_from_string(data))
+    return atomic_write_bytes(path, data, overwrite=overwrite)
+
+
+def _trace_to_onnx(model, dummy, opset: int, output_name: str) -> bytes:
+    """The ONNX file's bytes from the TorchScript exporter, its tracer warnings silenced."""
+    import torch
+
     buf = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         # the TorchScript tracer warns (TracerWarning, UserWarning, DeprecationWarning) about Python-side shape
@@ -57,10 +68,7 @@ def export_onnx(model, path: str | Path, seq_len: int, opset: int = 17, overwrit
         warnings.simplefilter("ignore")
         torch.onnx.export(model, (dummy,), buf, dynamo=False, opset_version=opset, do_constant_folding=True,
                           input_names=[INPUT_NAME], output_names=[output_name])
-    import onnx
-
-    onnx.checker.check_model(onnx.load_from_string(buf.getvalue()))
-    return atomic_write_bytes(path, buf.getvalue(), overwrite=overwrite)
+    return buf.getvalue()
 
 
 def onnx_logits(path: str | Path, x: np.ndarray, threads: int = 1) -> np.ndarray:

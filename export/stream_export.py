@@ -15,7 +15,6 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -188,11 +187,3 @@ def _microcontroller_view(row: dict, files: dict[str, Path], model, test_x: np.n
             cc, h = write_c_array(f, f.parent, stem=f"{p}_model_data", symbol=f"g_{p}_model", overwrite=overwrite)
             c_files[f"{p}_c_source"], c_files[f"{p}_c_header"] = (x.relative_to(f.parent.parent.parent).as_posix() for x in (cc, h))
         row["c_files"] = c_files
-
-
-def stream_summary(row: dict[str, Any]) -> str:
-    """One line: arenas, buffer and RAM of an int8 pair (for logs and reports)."""
-    kib = lambda v: f"{v / 1024:.1f} KiB" if v is not None else "?"  # noqa: E731
-    return (f"{row['model']}/{row['format']}: arenas features {kib(row.get('tflm_arena_features_bytes'))} + head "
-            f"{kib(row.get('tflm_arena_head_bytes'))}, feature buffer {kib(row.get('feature_buffer_bytes'))}, "
-            f"RAM {kib(row.get('stream_ram_bytes'))}")

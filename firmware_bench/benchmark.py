@@ -113,7 +113,3 @@ def bench_from_bundle(bundle: str | Path, out_dir: str | Path, settings: BenchSe
     with run_lock(out_dir):
         run_dir = unpack_bundle(bundle, out_dir)
         return run_bench(run_dir, settings, overwrite=overwrite)
-
-
-def read_results(path: str | Path) -> list[dict[str, Any]]:
-    return json.loads(Path(path).read_text("utf-8"))

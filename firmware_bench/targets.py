@@ -74,15 +74,24 @@ class Target:
 def read_export(run_dir: Path) -> tuple[Path, dict[str, Any]]:
     """The export folder and its verified manifest (checksums of every output checked; refused when stale)."""
     export_dir = Path(run_dir) / "export"
+    manifest, rows = read_export_manifest(export_dir)
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise ManifestError(f"{export_dir / 'manifest.json'}: metrics.rows is missing, empty or not a list of rows")
+    return export_dir, manifest
+
+
+def read_export_manifest(export_dir: Path) -> tuple[dict[str, Any], Any]:
+    """The verified manifest of a finished, fresh export folder and its ``metrics.rows`` as found.
+
+    Checksums of every output are checked, a manifest of another stage or a stale export is refused.
+    The rows are not validated (None when absent): each reader checks them for what it needs.
+    """
     manifest = read_manifest(export_dir, verify=True)
     if manifest.get("stage") != "export":
         raise ManifestError(f"{export_dir / 'manifest.json'}: stage is {manifest.get('stage')!r}, not 'export'")
     require_fresh(export_dir)
     metrics = manifest.get("metrics")
-    rows = metrics.get("rows") if isinstance(metrics, dict) else None
-    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
-        raise ManifestError(f"{export_dir / 'manifest.json'}: metrics.rows is missing, empty or not a list of rows")
-    return export_dir, manifest
+    return manifest, metrics.get("rows") if isinstance(metrics, dict) else None
 
 
 def locate_test_sample(run_dir: Path) -> Path:

@@ -71,20 +71,30 @@ def annotations_to_grid(
     y = np.full(n_epochs, UNSCORED, dtype=np.int8)
     beyond = 0
     for onset, duration, text in zip(onsets, durations, descriptions):
-        if text not in STAGE_MAP:
-            raise DataError(f"{source}: unknown hypnogram annotation {text!r} at {onset:g} s "
-                            f"(expected one of {', '.join(STAGE_MAP)})")
-        if onset < -_GRID_TOL_S:
-            raise DataError(f"{source}: annotation {text!r} starts {-onset:g} s before the PSG")
-        first, stop = _grid_span(float(onset), float(duration), source)
-        label = STAGE_MAP[text]
+        first, stop, label = _annotation_span(onset, duration, text, source)
         if label != UNSCORED:
             beyond += max(0, stop - max(first, n_epochs))
         y[first:min(stop, n_epochs)] = label
+    _refuse_beyond(beyond, n_epochs, source)
+    return y
+
+
+def _annotation_span(onset, duration, text, source: str) -> tuple[int, int, int]:
+    """First epoch, one-past-last epoch and label of one annotation; ``DataError`` for a bad one."""
+    if text not in STAGE_MAP:
+        raise DataError(f"{source}: unknown hypnogram annotation {text!r} at {onset:g} s "
+                        f"(expected one of {', '.join(STAGE_MAP)})")
+    if onset < -_GRID_TOL_S:
+        raise DataError(f"{source}: annotation {text!r} starts {-onset:g} s before the PSG")
+    first, stop = _grid_span(float(onset), float(duration), source)
+    return first, stop, STAGE_MAP[text]
+
+
+def _refuse_beyond(beyond: int, n_epochs: int, source: str) -> None:
+    """``DataError`` when scored epochs lie past the end of the recording."""
     if beyond:
         raise DataError(f"{source}: {beyond} scored epoch(s) lie beyond the end of the recording "
                         f"({n_epochs} epochs = {n_epochs * EPOCH_SEC} s): the hypnogram does not match the PSG")
-    return y
 
 
 def trim_wake(y_full: np.ndarray, trim_wake_min: float = 30.0, source: str = "hypnogram") -> np.ndarray:

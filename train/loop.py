@@ -121,6 +121,118 @@ def _strip(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if k != "y_pred"}
 
 
+@dataclass
+class _Run:
+    """The fixed parts of one fit: the model, its optimiser, schedule and loss, where it runs and for how long."""
+
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LambdaLR
+    loss_fn: Criterion
+    cfg: TrainConfig
+    dev: torch.device
+    teacher: np.ndarray | None
+    desc: str
+    n_epochs: int
+
+
+@dataclass
+class _Progress:
+    """Where a fit stands: the epochs so far, the best validation epoch (weights and metrics), the clock."""
+
+    history: list[dict[str, Any]]
+    best_state: dict[str, Any]
+    best_f1: float
+    best_epoch: int
+    best_val: dict[str, Any]
+    t0: float
+
+    @classmethod
+    def from_state(cls, st: dict[str, Any], model: nn.Module) -> _Progress:
+        """From a resumed state file's contents, or a fresh start (``st`` empty)."""
+        history: list[dict[str, Any]] = st.get("history", [])
+        best_state = st.get("best_state") or copy.deepcopy(model.state_dict())
+        best_f1, best_epoch, best_val = st.get("best_f1", -1.0), st.get("best_epoch", -1), st.get("best_val", {})
+        return cls(history, best_state, best_f1, best_epoch, best_val, time.perf_counter() - st.get("wall_s", 0.0))
+
+    def note(self, epoch: int, val_m: dict[str, Any], model: nn.Module) -> None:
+        """Keep ``model``'s weights when this epoch's validation macro-F1 beats the best so far."""
+        if val_m["macro_f1"] > self.best_f1:
+            self.best_f1, self.best_epoch, self.best_val = val_m["macro_f1"], epoch + 1, val_m
+            self.best_state = copy.deepcopy(model.state_dict())
+
+
+def _check_teacher(objective: Objective, teacher_logits: np.ndarray | None, train: SequenceData) -> None:
+    if objective.distills and (teacher_logits is None or teacher_logits.shape[:2] != train.y.shape):
+        raise ValueError("distillation needs teacher logits of shape (sequences, epochs, classes) matching the training data")
+
+
+def _prepare_device(cfg: TrainConfig) -> tuple[TrainConfig, torch.device]:
+    """Threads, the device, and the config for it (CUDA only: train.gpu_batch_size and its learning rate)."""
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    dev = select_device(cfg.device)
+    cfg = accelerate.device_config(cfg, dev)
+    accelerate.prepare_device(dev)
+    return cfg, dev
+
+
+def _setup(model: nn.Module, train: SequenceData, cfg: TrainConfig, dev: torch.device, objective: Objective,
+           schedule: Schedule, teacher_logits: np.ndarray | None, desc: str, n_epochs: int) -> _Run:
+    """Optimiser, class-weighted loss, learning-rate schedule and teacher logits of a fit."""
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    w = class_weights(train.y, cfg.class_weights)
+    loss_fn = Criterion(objective, None if w is None else w.to(dev))
+    total_steps = n_epochs * -(-len(train) // cfg.batch_size)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: schedule.factor(step, total_steps))
+    teacher = None if not objective.distills else np.ascontiguousarray(teacher_logits, dtype=np.float32)
+    return _Run(model, opt, sched, loss_fn, cfg, dev, teacher, desc, n_epochs)
+
+
+def _resume(state_path: Path | None, run: _Run) -> dict[str, Any]:
+    """The saved state (empty when none), with model, optimiser, schedule and RNG restored from it."""
+    st = _load_state(state_path) or {}
+    if st:
+        run.model.load_state_dict(st["model"])
+        run.opt.load_state_dict(st["optimizer"])
+        run.sched.load_state_dict(st["scheduler"])
+        torch.set_rng_state(st["rng"])
+    return st
+
+
+def _should_stop(cfg: TrainConfig, epoch: int, prog: _Progress) -> bool:
+    """Early stopping: ``patience`` epochs without a better one, or past ``max_minutes``."""
+    return (epoch + 1 - prog.best_epoch >= cfg.patience > 0) or (cfg.max_minutes > 0 and time.perf_counter() - prog.t0 > 60 * cfg.max_minutes)
+
+
+def _state(run: _Run, prog: _Progress, stop: bool) -> dict[str, Any]:
+    """Everything a resumed fit needs, saved after every epoch."""
+    return {"model": run.model.state_dict(), "optimizer": run.opt.state_dict(),
+            "scheduler": run.sched.state_dict(), "rng": torch.get_rng_state(),
+            "history": prog.history, "best_state": prog.best_state, "best_f1": prog.best_f1,
+            "best_epoch": prog.best_epoch, "best_val": prog.best_val, "stopped": stop,
+            "wall_s": time.perf_counter() - prog.t0}
+
+
+def _train_epochs(run: _Run, train: SequenceData, val: SequenceData, epochs: range, prog: _Progress,
+                  state_path: Path | None) -> None:
+    """Train and validate epoch by epoch, saving the state after each, until the last or an early stop."""
+    for epoch in epochs:
+        with tqdm(total=len(train), desc=f"{run.desc} {epoch + 1}/{run.n_epochs}", unit="seq", leave=False, disable=None) as bar:
+            loss = _train_one_epoch(run.model, train, run.opt, run.sched, run.loss_fn, run.cfg, epoch, run.dev, bar, run.teacher)
+        val_m = _strip(evaluate(run.model, val, device=str(run.dev)))
+        prog.history.append({"epoch": epoch + 1, "train_loss": loss, "lr_end": run.opt.param_groups[0]["lr"],
+                             "val_accuracy": val_m["accuracy"], "val_macro_f1": val_m["macro_f1"], "val_kappa": val_m["kappa"]})
+        log.info("%s epoch %d: loss %.4f val acc %.3f F1 %.3f", run.desc, epoch + 1, loss, val_m["accuracy"], val_m["macro_f1"])
+        prog.note(epoch, val_m, run.model)
+        stop = _should_stop(run.cfg, epoch, prog)
+        if state_path is not None:
+            _save_state(Path(state_path), _state(run, prog, stop))
+        if stop:
+            log.info("%s: stopping after epoch %d (best epoch %d)", run.desc, epoch + 1, prog.best_epoch)
+            break
+
+
 def fit(
     model: nn.Module,
     train: SequenceData,
@@ -144,54 +256,18 @@ def fit(
     ``keep_best`` returns the best validation epoch's weights (else the last epoch's).
     """
     objective, schedule = objective or Objective(), schedule or Schedule()
-    if objective.distills and (teacher_logits is None or teacher_logits.shape[:2] != train.y.shape):
-        raise ValueError("distillation needs teacher logits of shape (sequences, epochs, classes) matching the training data")
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    dev = select_device(cfg.device)
-    cfg = accelerate.device_config(cfg, dev)  # CUDA only: train.gpu_batch_size and its learning rate
-    accelerate.prepare_device(dev)
+    _check_teacher(objective, teacher_logits, train)
+    cfg, dev = _prepare_device(cfg)
     n_epochs = cfg.epochs if epochs is None else epochs
     torch.manual_seed(cfg.seed)
     model.to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    w = class_weights(train.y, cfg.class_weights)
-    loss_fn = Criterion(objective, None if w is None else w.to(dev))
-    total_steps = n_epochs * -(-len(train) // cfg.batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: schedule.factor(step, total_steps))
-    teacher = None if not objective.distills else np.ascontiguousarray(teacher_logits, dtype=np.float32)
-    st = _load_state(state_path) or {}
-    if st:
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["optimizer"])
-        sched.load_state_dict(st["scheduler"])
-        torch.set_rng_state(st["rng"])
-    history: list[dict[str, Any]] = st.get("history", [])
-    best_state = st.get("best_state") or copy.deepcopy(model.state_dict())
-    best_f1, best_epoch, best_val = st.get("best_f1", -1.0), st.get("best_epoch", -1), st.get("best_val", {})
-    t0 = time.perf_counter() - st.get("wall_s", 0.0)
-    start = n_epochs if st.get("stopped") else len(history)
-    for epoch in range(start, n_epochs):
-        with tqdm(total=len(train), desc=f"{desc} {epoch + 1}/{n_epochs}", unit="seq", leave=False, disable=None) as bar:
-            loss = _train_one_epoch(model, train, opt, sched, loss_fn, cfg, epoch, dev, bar, teacher)
-        val_m = _strip(evaluate(model, val, device=str(dev)))
-        history.append({"epoch": epoch + 1, "train_loss": loss, "lr_end": opt.param_groups[0]["lr"], "val_accuracy": val_m["accuracy"],
-                        "val_macro_f1": val_m["macro_f1"], "val_kappa": val_m["kappa"]})
-        log.info("%s epoch %d: loss %.4f val acc %.3f F1 %.3f", desc, epoch + 1, loss, val_m["accuracy"], val_m["macro_f1"])
-        if val_m["macro_f1"] > best_f1:
-            best_f1, best_epoch, best_val = val_m["macro_f1"], epoch + 1, val_m
-            best_state = copy.deepcopy(model.state_dict())
-        stop = (epoch + 1 - best_epoch >= cfg.patience > 0) or (cfg.max_minutes > 0 and time.perf_counter() - t0 > 60 * cfg.max_minutes)
-        if state_path is not None:
-            _save_state(Path(state_path), {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                           "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
-                                           "history": history, "best_state": best_state, "best_f1": best_f1,
-                                           "best_epoch": best_epoch, "best_val": best_val, "stopped": stop,
-                                           "wall_s": time.perf_counter() - t0})
-        if stop:
-            log.info("%s: stopping after epoch %d (best epoch %d)", desc, epoch + 1, best_epoch)
-            break
+    run = _setup(model, train, cfg, dev, objective, schedule, teacher_logits, desc, n_epochs)
+    st = _resume(state_path, run)
+    prog = _Progress.from_state(st, model)
+    start = n_epochs if st.get("stopped") else len(prog.history)
+    _train_epochs(run, train, val, range(start, n_epochs), prog, state_path)
     if keep_best:
-        model.load_state_dict(best_state)
+        model.load_state_dict(prog.best_state)
     model.eval()
-    return FitResult(model=model, history=history, best_epoch=best_epoch, best_val=best_val, wall_s=time.perf_counter() - t0)
+    return FitResult(model=model, history=prog.history, best_epoch=prog.best_epoch, best_val=prog.best_val,
+                     wall_s=time.perf_counter() - prog.t0)

@@ -94,18 +94,27 @@ def stratified_sequences(y: np.ndarray, n: int, n_classes: int = 5, seed: int = 
         Sorted sequence indices.
     """
     y = np.asarray(y)
-    if y.ndim != 2:
-        raise DataError(f"labels: expected (sequences, epochs), got shape {y.shape}")
-    if n <= 0:
-        raise DataError(f"calibration sample size must be positive, got {n}")
+    _check_sample_request(y, n)
     if n >= len(y):
         return np.arange(len(y))
     rng = np.random.default_rng(seed)
     counts = np.stack([(y == c).sum(1) for c in range(n_classes)], axis=1).astype(np.float64)
     counts += rng.random(counts.shape) * 0.5  # tie-break below one epoch
     order = [c for c in np.argsort(counts.sum(0)) if counts[:, c].max() >= 1]  # rarest present class first
+    return np.sort(np.asarray(_round_robin(counts, order, n, n_classes)))
+
+
+def _check_sample_request(y: np.ndarray, n: int) -> None:
+    if y.ndim != 2:
+        raise DataError(f"labels: expected (sequences, epochs), got shape {y.shape}")
+    if n <= 0:
+        raise DataError(f"calibration sample size must be positive, got {n}")
+
+
+def _round_robin(counts: np.ndarray, order: list, n: int, n_classes: int) -> list[int]:
+    """Class by class in ``order``, the free sequence with the most epochs of that class, until ``n``."""
     chosen: list[int] = []
-    free = np.ones(len(y), dtype=bool)
+    free = np.ones(len(counts), dtype=bool)
     while len(chosen) < n:
         for c in order or range(n_classes):
             if len(chosen) == n:
@@ -113,4 +122,4 @@ def stratified_sequences(y: np.ndarray, n: int, n_classes: int = 5, seed: int = 
             i = int(np.argmax(np.where(free, counts[:, c], -1.0)))
             chosen.append(i)
             free[i] = False
-    return np.sort(np.asarray(chosen))
+    return chosen

@@ -176,14 +176,24 @@ def read_recording(psg: str | Path, channel: str = "EEG Fpz-Cz", sfreq: float = 
         ``resample``), a recording shorter than one epoch, NaN or flat signal.
     """
     psg = Path(psg)
-    if not psg.is_file():
-        raise DataError(f"{psg}: file not found")
+    _require_files(psg)
     raw = _check_rate(_open_raw(psg, channel), psg, float(sfreq), resample)
+    x = _signal(raw, psg, np.arange(_full_epochs(raw, psg)))
+    return Recording(path=psg, channel=channel, sfreq=float(raw.info["sfreq"]), start=edf_start(psg), x=x)
+
+
+def _require_files(*paths: Path) -> None:
+    for path in paths:
+        if not path.is_file():
+            raise DataError(f"{path}: file not found")
+
+
+def _full_epochs(raw, psg: Path) -> int:
+    """Whole 30-s epochs in the recording; ``DataError`` when there is none."""
     n_epochs = int(raw.n_times // int(round(EPOCH_SEC * raw.info["sfreq"])))
     if n_epochs == 0:
         raise DataError(f"{psg}: recording is shorter than one 30-s epoch")
-    x = _signal(raw, psg, np.arange(n_epochs))
-    return Recording(path=psg, channel=channel, sfreq=float(raw.info["sfreq"]), start=edf_start(psg), x=x)
+    return n_epochs
 
 
 def read_night(
@@ -216,13 +226,9 @@ def read_night(
         recording, NaN or flat signal.
     """
     psg, hyp = Path(psg), Path(hyp)
-    for path in (psg, hyp):
-        if not path.is_file():
-            raise DataError(f"{path}: file not found")
+    _require_files(psg, hyp)
     raw = _check_rate(_open_raw(psg, channel), psg, float(sfreq), resample)
-    n_epochs = int(raw.n_times // int(round(EPOCH_SEC * raw.info["sfreq"])))
-    if n_epochs == 0:
-        raise DataError(f"{psg}: recording is shorter than one 30-s epoch")
+    n_epochs = _full_epochs(raw, psg)
     y_full = _hypnogram_grid(hyp, raw.info["meas_date"], n_epochs)
     epoch_index = trim_wake(y_full, trim_wake_min, source=str(hyp))
     x = _signal(raw, psg, epoch_index)

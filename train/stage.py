@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from sleepedge.config.settings import Config, config_from_dict, validate_split
-from sleepedge.run.manifest import atomic_write_json, output_path, read_manifest, write_manifest
+from sleepedge.run.manifest import atomic_write_json, read_manifest, write_manifest
 from sleepedge.core.seeding import seed_everything
 from sleepedge.run.transaction import stage_transaction
 
@@ -156,9 +156,3 @@ def _build(stage_dir: Path, cfg: Config) -> None:
     write_manifest(stage_dir, STAGE, outputs=out, config=cfg_d, metrics=metrics, dataset=ds_info, seed=cfg.train.seed, split=split)
     (stage_dir / "train_state.pt").unlink(missing_ok=True)
     log.info("train stage done: test accuracy %.3f, macro-F1 %.3f, kappa %.3f", test_m["accuracy"], test_m["macro_f1"], test_m["kappa"])
-
-
-def baseline_checkpoint(run_dir: str | Path) -> Path:
-    """Path of the trained baseline, checked against the train manifest."""
-    train_dir = Path(run_dir) / STAGE
-    return output_path(train_dir, read_manifest(train_dir), "model")

@@ -60,14 +60,7 @@ def check_budget(budget: str | Path | Budget, target: str | Path | Target, *,
     names = select_models(t, models)
     result = CheckResult(b.source, str(t.path), t.kind, names, [], notes=list(t.notes),
                          budget_files=[str(f) for f in b.files])
-    unused = sorted(b.model_tables() - set(t.models) - set(names))
-    unknown = [m for m in unused if m not in STANDARD_MODELS]
-    if unknown:  # a typo such as [model.compresed] would silently drop its limits
-        known = sorted(set(t.models) | STANDARD_MODELS)
-        raise BudgetError(f"{b.source}: [model.{unknown[0]}] names no model of {t.path} "
-                          f"(models: {', '.join(sorted(set(t.models))) or 'none'}){suggest(unknown[0], known)}")
-    if unused:
-        result.notes.append(f"model tables for models the target does not hold: {', '.join(unused)}")
+    _check_model_tables(b, t, names, result)
     for tg in select_targets(b, targets):
         for model in names:
             _check_pair(b, t, model, tg, result)
@@ -76,6 +69,18 @@ def check_budget(budget: str | Path | Budget, target: str | Path | Target, *,
     for note in result.notes:
         log.warning("%s", note)
     return result
+
+
+def _check_model_tables(b: Budget, t: Target, names: list[str], result: CheckResult) -> None:
+    """Refuse a ``[model.*]`` table that names no model (a typo); note the standard ones the target lacks."""
+    unused = sorted(b.model_tables() - set(t.models) - set(names))
+    unknown = [m for m in unused if m not in STANDARD_MODELS]
+    if unknown:  # a typo such as [model.compresed] would silently drop its limits
+        known = sorted(set(t.models) | STANDARD_MODELS)
+        raise BudgetError(f"{b.source}: [model.{unknown[0]}] names no model of {t.path} "
+                          f"(models: {', '.join(sorted(set(t.models))) or 'none'}){suggest(unknown[0], known)}")
+    if unused:
+        result.notes.append(f"model tables for models the target does not hold: {', '.join(unused)}")
 
 
 def _check_pair(b: Budget, t: Target, model: str, tg: str | None, result: CheckResult) -> None:

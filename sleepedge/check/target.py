@@ -1,4 +1,4 @@
-"""What ``sleepedge check`` checks: a run folder, an export folder, or one .tflite file (stdlib only).
+"""What ``sleepedge check`` checks: a run folder, an export folder, or one .tflite file (stdlib only at import; the export manifest is read by the bench's reader).
 
 A run folder gives the export rows (``RUN/export/manifest.json`` -> ``metrics.rows``) and the bench
 rows (``RUN/bench/results.json``); an export folder gives export rows only; a .tflite file gives
@@ -57,19 +57,11 @@ def _rows(obj: Any, where: str) -> list[dict[str, Any]]:
     return obj
 
 
-def read_export_rows(export_dir: Path) -> list[dict[str, Any]]:
-    """``metrics.rows`` of a finished, fresh export stage (sha256-verified manifest)."""
-    return read_export(export_dir)[0]
-
-
-def read_export(export_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Path]]:
+def _read_export_rows(export_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Path]]:
     """``metrics.rows`` of a finished, fresh export stage and its output files (sha256-verified)."""
-    manifest = read_manifest(export_dir, verify=True)
-    if manifest.get("stage") != "export":
-        raise ManifestError(f"{export_dir / MANIFEST_NAME}: stage is {manifest.get('stage')!r}, not 'export'")
-    require_fresh(export_dir)
-    metrics = manifest.get("metrics")
-    rows = metrics.get("rows") if isinstance(metrics, dict) else None
+    from sleepedge.firmware_bench.targets import read_export_manifest  # the bench's reader; numpy only when used
+
+    manifest, rows = read_export_manifest(export_dir)
     files = {name: resolve_entry(export_dir, e) for name, e in manifest["outputs"].items()}
     return _rows(rows, f"{export_dir / MANIFEST_NAME} metrics.rows"), files
 
@@ -111,7 +103,7 @@ def _load_run(path: Path) -> Target:
     t = Target(path, "run")
     export_dir = path / "export"
     if (export_dir / MANIFEST_NAME).is_file():
-        t.export_rows, t.export_files = read_export(export_dir)
+        t.export_rows, t.export_files = _read_export_rows(export_dir)
     elif export_dir.is_dir():
         t.notes.append(f"{export_dir}: export stage did not finish (no manifest); its rows are not read")
     t.bench_rows = read_bench_rows(path / "bench", t.notes)
@@ -145,7 +137,7 @@ def load_target(path: str | Path) -> Target:
     manifest = path / MANIFEST_NAME
     if manifest.is_file() and _stage_of(manifest) == "export":
         with reading_run(path.parent if path.name in RUN_STAGES else path):
-            rows, files = read_export(path)
+            rows, files = _read_export_rows(path)
         models = _model_names(rows)
         deployable = "compressed" if "compressed" in models else (models[0] if models else "baseline")
         return Target(path, "export", export_rows=rows, models=models, deployable=deployable, export_files=files)

@@ -60,21 +60,12 @@ def _same_path(ctx, records: dict, chosen: dict, recipe) -> bool:
     return recipe == ctx.recipe and all(s.id in records for s in plan)
 
 
-def run_ablation(run: str | Path, variants=VARIANTS, progress: bool = True, *, finetune=None, evaluate=None,
-                 data: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run every variant on ``run``'s baseline to its selected architecture; returns the table as a dict.
-
-    ``finetune``, ``evaluate`` and ``data`` default to the training loop and the run's rebuilt data
-    (injectable for tests, like :func:`~.stage.run_compress_stage`).
-    """
+def _read_compressed_run(run: Path) -> tuple[dict[str, Any], Any, Path, Path, dict[str, Any], dict[str, Any]]:
+    """The compress manifest, its config, the baseline, the steps folder, the step records and the selected row."""
     from sleepedge.config.settings import config_from_dict
-    from sleepedge.train.stage import load_run_data
 
-    from sleepedge.compress.stage import training_functions
-    from sleepedge.train.stage import resolve_device
-    from sleepedge.compress.sweep import STEP_JSON, SweepContext
+    from sleepedge.compress.sweep import STEP_JSON
 
-    run = Path(run)
     cm = read_manifest(run / "compress")
     tm = read_manifest(run / "train")
     cfg = config_from_dict(cm["config"])
@@ -85,6 +76,24 @@ def run_ablation(run: str | Path, variants=VARIANTS, progress: bool = True, *, f
     chosen = next(r for r in chosen["rows"] if r["selected"])
     if chosen["model"] == BASELINE:
         raise ValueError(f"{run}/compress selected the baseline: there is no compressed architecture to ablate")
+    return cm, cfg, baseline, steps, records, chosen
+
+
+def run_ablation(run: str | Path, variants=VARIANTS, progress: bool = True, *, finetune=None, evaluate=None,
+                 data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run every variant on ``run``'s baseline to its selected architecture; returns the table as a dict.
+
+    ``finetune``, ``evaluate`` and ``data`` default to the training loop and the run's rebuilt data
+    (injectable for tests, like :func:`~.stage.run_compress_stage`).
+    """
+    from sleepedge.train.stage import load_run_data
+
+    from sleepedge.compress.stage import training_functions
+    from sleepedge.train.stage import resolve_device
+    from sleepedge.compress.sweep import SweepContext
+
+    run = Path(run)
+    cm, cfg, baseline, steps, records, chosen = _read_compressed_run(run)
     import torch
 
     if cfg.train.threads > 0:

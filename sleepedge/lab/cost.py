@@ -60,16 +60,18 @@ def time_arch(arch, batch: int, seq_len: int, repeats: int, device: str) -> dict
         model(x)
         sync()
 
-    out = {}
-    for name, fn in (("train_step_s", train_step), ("eval_step_s", eval_step)):
-        fn()  # warm-up
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        out[name] = statistics.median(times)
-    return out
+    return {name: _median_time(fn, repeats) for name, fn in (("train_step_s", train_step), ("eval_step_s", eval_step))}
+
+
+def _median_time(fn, repeats: int) -> float:
+    """Median seconds of ``repeats`` calls of ``fn`` after one warm-up call."""
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
 
 def sequence_counts(cfg) -> dict[str, int]:

@@ -123,20 +123,9 @@ def summary_block(run: Path, p: dict[str, Any]) -> str:
          _ci(sel["test_d_macro_f1_points"], sel.get("test_d_macro_f1_points_ci"), " pt")),
     ]
     if b8 and c8:
-        rows.append(("test macro-F1, int8 TFLite (%)", _pct(b8.get("macro_f1")), _pct(c8.get("macro_f1")),
-                     f"int8 vs own fp32: {_ci(100 * b8.get('macro_f1_delta_vs_fp32', 0), _scaled(b8))} / "
-                     f"{_ci(100 * c8.get('macro_f1_delta_vs_fp32', 0), _scaled(c8))} pt"))
-        rows.append(("file (baseline ONNX fp32 vs compressed int8 TFLite)", f"{bo.get('file_bytes', 0) / 1024:,.0f} KiB",
-                     f"{c8['file_bytes'] / 1024:,.0f} KiB", f"{bo.get('file_bytes', 0) / c8['file_bytes']:.1f}x smaller"))
-        if b8.get("tflm_arena_bytes") and c8.get("tflm_arena_bytes"):
-            rows.append(("TFLite Micro arena (int8)", f"{b8['tflm_arena_bytes'] / 1024:,.0f} KiB",
-                         f"{c8['tflm_arena_bytes'] / 1024:,.0f} KiB", "fits " + (", ".join(c8.get("fits_boards") or []) or "none")))
+        rows += _int8_rows(b8, c8, bo)
     if lat_b and lat_c:
-        rows.append(("p50 latency per epoch, 1 thread (baseline ONNX fp32 vs compressed int8 TFLite)",
-                     f"{lat_b['latency_ms_per_epoch_p50']:.3f} ms", f"{lat_c['latency_ms_per_epoch_p50']:.3f} ms",
-                     f"{lat_b['latency_ms_per_epoch_p50'] / lat_c['latency_ms_per_epoch_p50']:.2f}x faster (one run, side by side)"))
-        rows.append(("peak RSS of the bench process", f"{lat_b['peak_rss_bytes'] / 2**20:.1f} MiB",
-                     f"{lat_c['peak_rss_bytes'] / 2**20:.1f} MiB", f"{lat_b['peak_rss_bytes'] / lat_c['peak_rss_bytes']:.2f}x lower"))
+        rows += _bench_pair_rows(lat_b, lat_c)
     rows.append((f"`{_manifest(run, 'check')['config'].get('budget', 'wearable')}` budget", "", "",
                  f"**{check['verdict']}**" + (f": {', '.join(check['failed'])}" if check.get("failed") else "")))
     lines = [_stamp(p, run), "", "| | baseline | compressed (selected) | compressed vs baseline |", "|---|---:|---:|---|"]
@@ -144,6 +133,28 @@ def summary_block(run: Path, p: dict[str, Any]) -> str:
     lines += ["", "Δ = paired difference over the same test subjects, [95 % subject-bootstrap CI]. " + (total + "." if total else ""),
               "Every table of this run: [docs/generated/demo.md](docs/generated/demo.md)."]
     return "\n".join(lines)
+
+
+def _int8_rows(b8: dict[str, Any], c8: dict[str, Any], bo: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Rows of the int8 TFLite exports: macro-F1, file size, TFLite Micro arena."""
+    rows = [("test macro-F1, int8 TFLite (%)", _pct(b8.get("macro_f1")), _pct(c8.get("macro_f1")),
+             f"int8 vs own fp32: {_ci(100 * b8.get('macro_f1_delta_vs_fp32', 0), _scaled(b8))} / "
+             f"{_ci(100 * c8.get('macro_f1_delta_vs_fp32', 0), _scaled(c8))} pt")]
+    rows.append(("file (baseline ONNX fp32 vs compressed int8 TFLite)", f"{bo.get('file_bytes', 0) / 1024:,.0f} KiB",
+                 f"{c8['file_bytes'] / 1024:,.0f} KiB", f"{bo.get('file_bytes', 0) / c8['file_bytes']:.1f}x smaller"))
+    if b8.get("tflm_arena_bytes") and c8.get("tflm_arena_bytes"):
+        rows.append(("TFLite Micro arena (int8)", f"{b8['tflm_arena_bytes'] / 1024:,.0f} KiB",
+                     f"{c8['tflm_arena_bytes'] / 1024:,.0f} KiB", "fits " + (", ".join(c8.get("fits_boards") or []) or "none")))
+    return rows
+
+
+def _bench_pair_rows(lat_b: dict[str, Any], lat_c: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Rows of the bench: latency and peak RSS, baseline ONNX fp32 against compressed int8 TFLite."""
+    return [("p50 latency per epoch, 1 thread (baseline ONNX fp32 vs compressed int8 TFLite)",
+             f"{lat_b['latency_ms_per_epoch_p50']:.3f} ms", f"{lat_c['latency_ms_per_epoch_p50']:.3f} ms",
+             f"{lat_b['latency_ms_per_epoch_p50'] / lat_c['latency_ms_per_epoch_p50']:.2f}x faster (one run, side by side)"),
+            ("peak RSS of the bench process", f"{lat_b['peak_rss_bytes'] / 2**20:.1f} MiB",
+             f"{lat_c['peak_rss_bytes'] / 2**20:.1f} MiB", f"{lat_b['peak_rss_bytes'] / lat_c['peak_rss_bytes']:.2f}x lower")]
 
 
 def _scaled(row: dict[str, Any]) -> list | None:

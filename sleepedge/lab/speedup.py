@@ -113,7 +113,7 @@ def _print_extrapolation(e: dict[str, float]) -> None:
           f"baseline {e['baseline_epoch_s'] / 60:.1f} min per training epoch")
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="quick")
     p.add_argument("--dataset", default="synthetic")
@@ -128,17 +128,35 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--cost-json", default=None,
                    help="with --bound-only: also extrapolate the grid's time from python -m sleepedge.lab.cost --json")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
-    a = p.parse_args(argv)
+    return p
+
+
+def _print_bound(preset: str, b: dict[str, Any]) -> None:
+    print(f"{preset} grid ({b['recipe']} recipe): {b['steps']} steps in {b['segments']} segments, {b['epochs']} fine-tune "
+          f"epochs at most; longest chain {b['critical_steps']} steps, {b['critical_epochs']} epochs: fan-out speedup "
+          f"<= {b['bound']:.2f}x")
+
+
+def _print_results(results: list[dict[str, Any]]) -> None:
+    """The table of executors, each compared with the first (and marked whether its table is the same)."""
+    first = results[0]
+    print(f"{'executor':<10}{'threads':>8}{'steps':>7}{'wall s':>9}{'step-s':>9}{'speedup':>9}  same table as {first['executor']}")
+    for r in results:
+        r["same_table"] = r["rows"] == first["rows"]
+        print(f"{r['executor']:<10}{r['threads']:>8}{r['steps']:>7}{r['wall_s']:>9.0f}{r['step_seconds']:>9.0f}"
+              f"{first['wall_s'] / r['wall_s']:>8.2f}x  "
+              f"{'yes' if r['same_table'] else 'NO'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    a = _parser().parse_args(argv)
     from sleepedge.config.settings import load_config
     from sleepedge.run.manifest import atomic_write_json
     from sleepedge.train.stage import run_train_stage
 
     sets = [f"data.dataset={a.dataset}", f"train.threads={a.threads}", *([] if a.compare else ["compress.compare_recipes="])]
     cfg = load_config(a.preset, sets + a.overrides)
-    b = fanout_bound(cfg)
-    print(f"{a.preset} grid ({b['recipe']} recipe): {b['steps']} steps in {b['segments']} segments, {b['epochs']} fine-tune "
-          f"epochs at most; longest chain {b['critical_steps']} steps, {b['critical_epochs']} epochs: fan-out speedup "
-          f"<= {b['bound']:.2f}x")
+    _print_bound(a.preset, fanout_bound(cfg))
     if a.bound_only:
         if a.cost_json:
             _print_extrapolation(extrapolate(cfg, json.loads(Path(a.cost_json).read_text("utf-8"))))
@@ -150,13 +168,7 @@ def main(argv: list[str] | None = None) -> None:
         run_train_stage(base, cfg)
     spec_kw = {"num_cpus": a.ray_cpus, "cpus_per_task": a.cpus_per_task}
     results = [time_compress(base, cfg, kind.strip(), spec_kw, a.threads) for kind in a.runs.split(",") if kind.strip()]
-    first = results[0]
-    print(f"{'executor':<10}{'threads':>8}{'steps':>7}{'wall s':>9}{'step-s':>9}{'speedup':>9}  same table as {first['executor']}")
-    for r in results:
-        r["same_table"] = r["rows"] == first["rows"]
-        print(f"{r['executor']:<10}{r['threads']:>8}{r['steps']:>7}{r['wall_s']:>9.0f}{r['step_seconds']:>9.0f}"
-              f"{first['wall_s'] / r['wall_s']:>8.2f}x  "
-              f"{'yes' if r['same_table'] else 'NO'}")
+    _print_results(results)
     atomic_write_json(base / f"speedup-t{a.threads}.json", [{k: v for k, v in r.items() if k != "rows"} for r in results],
                       overwrite=True)
 

@@ -136,27 +136,41 @@ def to_markdown(rows: list[dict[str, Any]], summary: dict[str, Any], deployed: d
     """The k-fold table (per fold, mean ± sd, pooled, published reference) and the deployment line."""
     done = [r for r in rows if r["status"] == "done"]
     label = done[0].get("dataset") or "?"
-    lines = [f"# Subject-wise {summary['n_folds']}-fold cross-validation: {label}", "",
-             "Test scores of each fold's baseline and of the model its compression sweep selected (on validation).",
-             "Accuracy and macro-F1 in %, kappa as is; mean ± sd over folds (sample sd).", "",
-             "ΔF1: compressed minus baseline in points with its paired subject-bootstrap 95 % CI over the fold's test "
-             "subjects.", "",
-             "| fold | test subjects | baseline acc | baseline F1 | baseline κ | selected | params | acc | F1 | κ | ΔF1 pt [95 % CI] |",
-             "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        if r["status"] != "done":
-            lines.append(f"| {r['fold']} | {r['status']} | | | | | | | | | |")
-            continue
-        b, c = r["baseline"], r["compressed"]
-        pd = r.get("paired_delta")
-        lines.append(f"| {r['fold']} | {r['test_subjects']} | {100 * b['accuracy']:.1f} | {100 * b['macro_f1']:.1f} | "
-                     f"{_k(b['kappa'])} | `{c['model']}` | {c['params']:,} | {100 * c['accuracy']:.1f} | "
-                     f"{100 * c['macro_f1']:.1f} | {_k(c['kappa'])} | {fmt_ci(pd['macro_f1']) if pd else 'n/a'} |")
-    s = summary
+    lines = _table_head(summary, label)
+    lines += [_fold_line(r) for r in rows]
+    lines += _summary_lines(summary)
+    lines += _deployment_lines(deployed, label)
+    return "\n".join(lines)
+
+
+def _table_head(summary: dict[str, Any], label: str) -> list[str]:
+    """Title, what the columns mean, and the table's header."""
+    return [f"# Subject-wise {summary['n_folds']}-fold cross-validation: {label}", "",
+            "Test scores of each fold's baseline and of the model its compression sweep selected (on validation).",
+            "Accuracy and macro-F1 in %, kappa as is; mean ± sd over folds (sample sd).", "",
+            "ΔF1: compressed minus baseline in points with its paired subject-bootstrap 95 % CI over the fold's test "
+            "subjects.", "",
+            "| fold | test subjects | baseline acc | baseline F1 | baseline κ | selected | params | acc | F1 | κ | ΔF1 pt [95 % CI] |",
+            "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+
+
+def _fold_line(r: dict[str, Any]) -> str:
+    """One fold's table row (its status when unfinished)."""
+    if r["status"] != "done":
+        return f"| {r['fold']} | {r['status']} | | | | | | | | | |"
+    b, c = r["baseline"], r["compressed"]
+    pd = r.get("paired_delta")
+    return (f"| {r['fold']} | {r['test_subjects']} | {100 * b['accuracy']:.1f} | {100 * b['macro_f1']:.1f} | "
+            f"{_k(b['kappa'])} | `{c['model']}` | {c['params']:,} | {100 * c['accuracy']:.1f} | "
+            f"{100 * c['macro_f1']:.1f} | {_k(c['kappa'])} | {fmt_ci(pd['macro_f1']) if pd else 'n/a'} |")
+
+
+def _summary_lines(s: dict[str, Any]) -> list[str]:
+    """Mean ± sd, pooled and published rows, then the change compressed minus baseline."""
     b, c = s["baseline"], s["compressed"]
-    lines.append(f"| **mean ± sd** | {s['n_done']} folds | {_ms(b['accuracy'])} | {_ms(b['macro_f1'])} | "
-                 f"{_ms(b['kappa'], 1, 3)} | | {c['params']['mean']:,.0f} | {_ms(c['accuracy'])} | "
-                 f"{_ms(c['macro_f1'])} | {_ms(c['kappa'], 1, 3)} | {_ms(s['delta_points']['macro_f1'], 1.0)} |")
+    lines = [f"| **mean ± sd** | {s['n_done']} folds | {_ms(b['accuracy'])} | {_ms(b['macro_f1'])} | "
+             f"{_ms(b['kappa'], 1, 3)} | | {c['params']['mean']:,.0f} | {_ms(c['accuracy'])} | "
+             f"{_ms(c['macro_f1'])} | {_ms(c['kappa'], 1, 3)} | {_ms(s['delta_points']['macro_f1'], 1.0)} |"]
     bp, cp = b["pooled"], c["pooled"]
     pooled_d = s.get("paired_delta")
     lines.append(f"| pooled test epochs | | {100 * bp['accuracy']:.1f} | {100 * bp['macro_f1']:.1f} | {_k(bp['kappa'])} | | | "
@@ -170,11 +184,16 @@ def to_markdown(rows: list[dict[str, Any]], summary: dict[str, Any], deployed: d
         n = pooled_d["accuracy"]["n_subjects"]
         lines.append(f"Pooled over the {n} test subjects of all folds, paired (subject bootstrap, 95 % CI, points): "
                      + ", ".join(f"{k} {fmt_ci(pooled_d[k])}" for k in METRICS) + ".")
-    lines += ["",
-              f"**Deployed: fold {deployed['fold']}** (`{deployed['folder']}`, model `{deployed['model']}`, "
-              f"{deployed['params']:,} params): {deployed['reason']}."
-              + (f" Its export: `{deployed['export']}`." if deployed.get("export") else ""), ""]
+    return lines
+
+
+def _deployment_lines(deployed: dict[str, Any], label: str) -> list[str]:
+    """The deployed fold and why, and the SYNTHETIC-data warning."""
+    lines = ["",
+             f"**Deployed: fold {deployed['fold']}** (`{deployed['folder']}`, model `{deployed['model']}`, "
+             f"{deployed['params']:,} params): {deployed['reason']}."
+             + (f" Its export: `{deployed['export']}`." if deployed.get("export") else ""), ""]
     if "SYNTHETIC" in label:
         lines += ["These figures come from SYNTHETIC data: they show that the protocol runs, not how the model "
                   "compares with the published Sleep-EDF-20 figures.", ""]
-    return "\n".join(lines)
+    return lines

@@ -217,12 +217,3 @@ def budget_verdict(run_dir: str | Path) -> str:
         return metrics["verdict"] + (f" ({', '.join(metrics['failed'])})" if metrics.get("failed") else "")
     except (ManifestError, OSError, KeyError, TypeError):
         return ""
-
-
-def load_outcomes(run: Path) -> list[dict[str, Any]]:
-    p = run / "pipeline.json"
-    try:
-        data = json.loads(p.read_text("utf-8"))
-    except (OSError, ValueError):
-        return []
-    return data if isinstance(data, list) else []

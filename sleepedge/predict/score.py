@@ -46,35 +46,49 @@ def score_recording(model: ExportedModel, x: np.ndarray, mode: str = "window", l
     lag : int, optional
         ``online``: epochs of look-ahead (default ``L // 2``).
     """
+    _check_input(model, x, mode)
+    calls = [0]
+    t0 = time.perf_counter()
+    if model.kind == "pair":
+        logits = _pair_logits(model, x, mode, lag, calls)
+    else:
+        logits = _window_logits(model, x, mode, calls)
+    seconds = time.perf_counter() - t0
+    probs = softmax(logits.astype(np.float64)).astype(np.float32)
+    return Scores(logits.astype(np.float32), probs, logits.argmax(-1).astype(np.int64), seconds, calls[0])
+
+
+def _check_input(model: ExportedModel, x: np.ndarray, mode: str) -> None:
     if mode not in MODES:
         raise DataError(f"--mode: expected one of {', '.join(MODES)}, got {mode!r}")
     if x.ndim != 2 or x.shape[1] != model.epoch_samples:
         raise DataError(f"recording epochs of {x.shape[-1]} samples, the model takes {model.epoch_samples}")
-    L, calls = model.seq_len, [0]
-    t0 = time.perf_counter()
-    if model.kind == "pair":
-        feats = model.runner.epoch_features(x)
-        calls[0] += len(x)
 
-        def head(f: np.ndarray) -> np.ndarray:
-            calls[0] += 1
-            return model.runner.head_logits(f)
 
-        if mode == "online":
-            if lag is not None and not 0 <= lag < L:
-                raise DataError(f"--lag {lag}: must be in 0..{L - 1} for a window of {L} epochs")
-            logits = online_logits(feats, L, L // 2 if lag is None else lag, head)
-        else:
-            logits = windowed_logits(len(x), L, lambda idx: head(feats[idx]))
-    else:
-        if mode == "online":
-            raise DataError("--mode online needs a streaming pair (features + head); a window model scores windows")
+def _pair_logits(model: ExportedModel, x: np.ndarray, mode: str, lag: int | None, calls: list[int]) -> np.ndarray:
+    """A streaming pair: features of every epoch once, then the head per window (or per epoch, online)."""
+    L = model.seq_len
+    feats = model.runner.epoch_features(x)
+    calls[0] += len(x)
 
-        def window(idx: np.ndarray) -> np.ndarray:
-            calls[0] += 1
-            return model.runner.run(np.ascontiguousarray(x[idx][None, :, None, :], dtype=np.float32))[0]
+    def head(f: np.ndarray) -> np.ndarray:
+        calls[0] += 1
+        return model.runner.head_logits(f)
 
-        logits = windowed_logits(len(x), L, window)
-    seconds = time.perf_counter() - t0
-    probs = softmax(logits.astype(np.float64)).astype(np.float32)
-    return Scores(logits.astype(np.float32), probs, logits.argmax(-1).astype(np.int64), seconds, calls[0])
+    if mode == "online":
+        if lag is not None and not 0 <= lag < L:
+            raise DataError(f"--lag {lag}: must be in 0..{L - 1} for a window of {L} epochs")
+        return online_logits(feats, L, L // 2 if lag is None else lag, head)
+    return windowed_logits(len(x), L, lambda idx: head(feats[idx]))
+
+
+def _window_logits(model: ExportedModel, x: np.ndarray, mode: str, calls: list[int]) -> np.ndarray:
+    """A window model: one call per window of ``L`` epochs."""
+    if mode == "online":
+        raise DataError("--mode online needs a streaming pair (features + head); a window model scores windows")
+
+    def window(idx: np.ndarray) -> np.ndarray:
+        calls[0] += 1
+        return model.runner.run(np.ascontiguousarray(x[idx][None, :, None, :], dtype=np.float32))[0]
+
+    return windowed_logits(len(x), model.seq_len, window)

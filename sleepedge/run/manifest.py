@@ -95,15 +95,20 @@ def write_manifest(
         "split": split,
         "env": environment_info(),
     }
-    outside = [k for k, e in manifest["outputs"].items() if not is_confined(e["path"], stage_dir)]
-    if outside:  # a stage writes its outputs inside its own folder; anything else is a bug or a bad name
-        raise ManifestError(f"{stage_dir}: output {outside[0]!r} lies outside the stage folder; not recorded")
+    _refuse_outside(manifest["outputs"], stage_dir)
     if parent is not None:
         pm = Path(parent) / MANIFEST_NAME
         manifest["parent"] = {"stage": Path(parent).name, "manifest": file_entry(pm, stage_dir)}
     if extra:
         manifest.update(extra)
     return atomic_write_json(stage_dir / MANIFEST_NAME, manifest, overwrite=True)
+
+
+def _refuse_outside(outputs: dict[str, dict[str, Any]], stage_dir: Path) -> None:
+    """A stage writes its outputs inside its own folder; anything else is a bug or a bad name."""
+    outside = [k for k, e in outputs.items() if not is_confined(e["path"], stage_dir)]
+    if outside:
+        raise ManifestError(f"{stage_dir}: output {outside[0]!r} lies outside the stage folder; not recorded")
 
 
 def read_manifest(stage_dir: str | Path, verify: bool = True) -> dict[str, Any]:
@@ -222,7 +227,3 @@ def dataset_title(dataset: dict[str, Any]) -> str:
     if dataset.get("synthetic") and "SYNTHETIC" not in label:
         label = f"SYNTHETIC data ({label})" if label else "SYNTHETIC data"
     return label
-
-
-def is_stage_done(run_dir: str | Path, stage: str) -> bool:
-    return (Path(run_dir) / stage / MANIFEST_NAME).is_file()

@@ -202,10 +202,7 @@ def stage_transaction(stage_dir: str | Path, *, overwrite: bool = False, resume_
     ConfigError
         A kept build folder was started with another ``resume_key`` (and ``overwrite`` is false).
     """
-    final = Path(os.path.abspath(stage_dir))  # "." or "x/.." name no folder to build beside
-    if not final.name or final == Path.cwd():
-        raise StageExistsError(f"{stage_dir}: a stage cannot be built in place of the current or root folder; "
-                               "name a new folder")
+    final = _final_path(stage_dir)
     in_run = final.name in STAGE_ORDER  # RUN/<stage>: lock the run; any other folder: lock just that entry
     with run_lock(final.parent, name=None if in_run else final.name):
         recover_stage(final)
@@ -217,10 +214,24 @@ def stage_transaction(stage_dir: str | Path, *, overwrite: bool = False, resume_
             if resume_key is None:
                 shutil.rmtree(partial, ignore_errors=True)
             raise
-        if final.is_dir() and not (final / MANIFEST_NAME).is_file():
-            final.rmdir()  # an empty folder (checked above) is in the way of the rename
-        commit(partial, final)
-        log.info("%s: stage complete", final)
+        _swap_in(partial, final)
+
+
+def _final_path(stage_dir: str | Path) -> Path:
+    """The absolute stage folder; refused when it names the current or root folder."""
+    final = Path(os.path.abspath(stage_dir))  # "." or "x/.." name no folder to build beside
+    if not final.name or final == Path.cwd():
+        raise StageExistsError(f"{stage_dir}: a stage cannot be built in place of the current or root folder; "
+                               "name a new folder")
+    return final
+
+
+def _swap_in(partial: Path, final: Path) -> None:
+    """Commit the complete build folder, first removing an empty ``final`` folder in the way."""
+    if final.is_dir() and not (final / MANIFEST_NAME).is_file():
+        final.rmdir()  # an empty folder (checked in _check_final) is in the way of the rename
+    commit(partial, final)
+    log.info("%s: stage complete", final)
 
 
 @contextmanager

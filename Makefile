@@ -33,17 +33,20 @@ docs-figures: venv
 docs-measurements: venv
 	PY=$(abspath $(BIN))/python RUN=$(RUN) scripts/docs_measurements.sh
 
+# Every tier (fast, integration, slow; not the aarch64 emulation), with the 15 slowest tests.
 test: venv
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=15
 
+# The fast tier only: no run built, no TensorFlow (under a minute on 2 cores).
 test-fast: venv
-	$(BIN)/pytest -m "not slow and not tensorflow"
+	$(BIN)/pytest -m fast
 
 # Printed figures, not tests: training throughput of the paper-size model, params and MACs.
 bench-train: venv
 	$(BIN)/python -m sleepedge.lab.throughput --arch paper --threads 2
 
-# Functional check of the bench on aarch64 under qemu (needs root + apt; downloads cached).
+# Functional check of the bench on aarch64 under qemu (needs root + apt; downloads cached). Not part of
+# `make test`: the same check as a test is `pytest -m emulation` (tests/bench/test_aarch64.py).
 aarch64-check: venv
 	PYTHON=$(abspath $(BIN))/python scripts/aarch64_check.sh
 

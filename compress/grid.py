@@ -33,6 +33,8 @@ from sleepedge.compress.plan import BASELINE, Step
 from sleepedge.config.settings import Config
 from sleepedge.core.executor import ExecutorSpec, check_resources, current, ray_init, validate
 
+log = logging.getLogger(__name__)
+
 @dataclass(frozen=True)
 class Segment:
     """Steps that run one after the other in one task; ``parent`` is the model the first is cut from."""

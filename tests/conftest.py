@@ -1,4 +1,5 @@
-"""Shared fixtures: the real-data folder, tiny configs, and one session-scoped tiny pipeline run."""
+"""Shared fixtures: the real-data folder here; the session-scoped runs and exports (and the tier markers that
+follow from them) in tests/fixtures/plugin.py."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+pytest_plugins = ["fixtures.plugin"]
 
 
 def shared_data_dir() -> Path:
@@ -25,15 +28,3 @@ def sleep_edf_shared() -> Path:
             pytest.skip(f"{d} not present (SLEEPEDGE_ALLOW_MISSING_SHARED=1)")
         pytest.fail(f"real Sleep-EDF material not found at {d}; set SLEEPEDGE_SHARED_DATA")
     return d
-
-
-@pytest.fixture(scope="session")
-def stream_run(tmp_path_factory) -> Path:
-    """Run folder whose export holds tiny window + streaming ONNX models and the untrained paper-size reference
-    (deploy_fixtures.build_stream_run); do not write into it."""
-    import torch
-
-    from deploy_fixtures import build_stream_run
-
-    torch.set_num_threads(1)
-    return build_stream_run(tmp_path_factory.mktemp("stream") / "run")

@@ -2,6 +2,8 @@
 
 Needs root + apt (it installs qemu-user-static and debootstrap when missing) and network access to the
 Debian mirror and PyPI on its first run (~1 min); later runs reuse ~/.cache/sleepedge-aarch64 (~2-3 min).
+Marked ``emulation``: not part of ``make test``; ``make aarch64-check`` runs the check, ``pytest -m emulation`` (or
+SLEEPEDGE_EMULATION=1) this test.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.emulation
 @pytest.mark.slow
 @pytest.mark.tensorflow
 def test_aarch64_bundle_predictions_match_x86(tmp_path):

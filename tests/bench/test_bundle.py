@@ -7,7 +7,7 @@ import tarfile
 
 import numpy as np
 import pytest
-from bench_fixtures import fast_settings
+from fixtures.settings import fast_settings
 
 from sleepedge.core.errors import DataError
 from sleepedge.firmware_bench import bench_from_bundle, make_bundle, run_bench, unpack_bundle

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from bench_fixtures import fast_settings
+from fixtures.settings import fast_settings
 
 from sleepedge.firmware_bench import prediction_key, run_bench
 from sleepedge.run.manifest import StageExistsError, read_manifest

@@ -5,7 +5,7 @@ import shutil
 
 import numpy as np
 import pytest
-from bench_fixtures import fast_settings
+from fixtures.settings import fast_settings
 
 from sleepedge.firmware_bench import prediction_key, run_bench
 from sleepedge.firmware_bench.runtimes import dequantize, quantize

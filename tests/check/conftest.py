@@ -1,9 +1,9 @@
-"""Fixtures of the check tests; helpers live in check_fixtures.py."""
+"""Fixtures of the check tests; the fake run folders live in tests/fixtures/check_runs.py."""
 from pathlib import Path
 
 import pytest
 
-from check_fixtures import make_run
+from fixtures.check_runs import make_run
 
 
 @pytest.fixture

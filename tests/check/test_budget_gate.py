@@ -2,7 +2,7 @@
 import json
 
 import pytest
-from check_fixtures import PI, bench_row, default_bench_rows, default_export_rows, export_row, make_run, tflite_bytes, \
+from fixtures.check_runs import PI, bench_row, default_bench_rows, default_export_rows, export_row, make_run, tflite_bytes, \
     write_export
 
 from sleepedge.check import check_budget, load_target, record_check_stage

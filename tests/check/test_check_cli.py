@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import pytest
-from check_fixtures import tflite_bytes
+from fixtures.check_runs import tflite_bytes
 
 import sleepedge.commands.cli
 

@@ -5,18 +5,15 @@ import sleepedge.commands.cli
 from sleepedge.check import check_budget
 
 
-@pytest.fixture(scope="module")
-def tiny_tflite(tmp_path_factory):
-    import tensorflow as tf  # CI has it (marker `tensorflow`): a missing install fails, it does not skip
-    model = tf.keras.Sequential([tf.keras.Input(shape=(16,)), tf.keras.layers.Dense(8, activation="relu"),
-                                 tf.keras.layers.Dense(5)])
-    data = tf.lite.TFLiteConverter.from_keras_model(model).convert()
-    path = tmp_path_factory.mktemp("tflite") / "tiny.tflite"
-    path.write_bytes(data)
-    return path
+@pytest.fixture
+def tiny_tflite(request):
+    """The session run's fp32 .tflite (tests/fixtures/plugin.py), made by TensorFlow's TFLiteConverter."""
+    import tensorflow  # noqa: F401  CI has it (marker `tensorflow`): a missing install fails, it does not skip
+    return request.getfixturevalue("tflite_run_master") / "export" / "baseline" / "model_fp32.tflite"
 
 
 @pytest.mark.tensorflow
+@pytest.mark.integration
 def test_real_tflite_size_is_checked(tmp_path, tiny_tflite, monkeypatch, capsys):
     size = tiny_tflite.stat().st_size
     budget = tmp_path / "budget.toml"

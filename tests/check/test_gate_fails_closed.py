@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from check_fixtures import DATA, export_row, make_run, write_budget
+from fixtures.check_runs import DATA, export_row, make_run, write_budget
 
 import sleepedge.commands.cli
 from sleepedge.check import check_budget

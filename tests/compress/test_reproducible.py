@@ -10,6 +10,8 @@ from sleepedge.compress.stage import run_compress_stage
 from sleepedge.config.settings import load_config
 from sleepedge.train.stage import run_train_stage
 
+pytestmark = pytest.mark.integration  # a train and three compress runs of the tiny preset: ~20 s on 2 cores
+
 SETTINGS = ["compress.stage1_max=0.25", "compress.stage2_from=0.25", "compress.compare_recipes=paper"]
 TIMES = ("wall_s", "recipe_wall_s")
 
@@ -35,14 +37,21 @@ def _copy(run, dst):
     return dst
 
 
-def test_same_seed_same_threads_same_table(tiny_trained, tmp_path):
+@pytest.fixture(scope="module")
+def first_table(tiny_trained, tmp_path_factory):
+    """The table of one compress run of ``tiny_trained`` (shared: each test below runs only its other table)."""
     run, cfg = tiny_trained
-    first = _table(_copy(run, tmp_path / "b"), cfg)
+    return _table(_copy(run, tmp_path_factory.mktemp("repro") / "b"), cfg)
+
+
+def test_same_seed_same_threads_same_table(tiny_trained, first_table, tmp_path):
+    run, cfg = tiny_trained
+    first = first_table
     assert _table(_copy(run, tmp_path / "c"), cfg) == first
     assert [r["model"] for r in first] == ["baseline", "s1-25pct", "s2-25pct-h8", "s2-25pct-h8", "s2-25pct-h8"][:len(first)]
 
 
-def test_another_seed_gives_another_table(tiny_trained, tmp_path):
+def test_another_seed_gives_another_table(tiny_trained, first_table, tmp_path):
     run, cfg = tiny_trained
     other = load_config("tiny", SETTINGS + ["train.seed=5"])
-    assert _table(_copy(run, tmp_path / "d"), other) != _table(_copy(run, tmp_path / "e"), cfg)
+    assert _table(_copy(run, tmp_path / "d"), other) != first_table  # the table of the same settings but the seed

@@ -189,6 +189,8 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("data-fetch-nights", ["data", "fetch", "--nights", "7"], 2, "--nights"),
     ("data-prepare-subjects", ["data", "prepare", "--dataset", "synthetic", "--subjects", "1-"], 2, "--subjects"),
     ("data-prepare-subject-range", ["data", "prepare", "--subjects", "90"], 2, "--subjects"),
+    ("lab-unknown-tool", ["lab", "nope"], 2, "nope"),
+    ("lab-tool-bad-argument", ["lab", "yardstick", "{tmp}/missing-run"], 2, "missing-run"),
 ]
 
 
@@ -349,13 +351,13 @@ def _fill(args: list[str], values: dict[str, str]) -> list[str]:
 
 
 @pytest.mark.parametrize("case, args, status, needle", CASES, ids=[c[0] for c in CASES])
-def test_refusal_is_one_line_naming_the_problem(case, args, status, needle, probe_run, tmp_path, capsys, monkeypatch):
+def test_refusal_is_one_line_naming_the_problem(case, args, status, needle, onnx_run, tmp_path, capsys, monkeypatch):
     tmp = tmp_path / "t"
     tmp.mkdir()
-    values = {"run": str(probe_run), "tmp": str(tmp), "file": str(_w(tmp_path / "a-file", "x")),
+    values = {"run": str(onnx_run), "tmp": str(tmp), "file": str(_w(tmp_path / "a-file", "x")),
               "bin": str(_w(tmp_path / "bin.dat", os.urandom(2000) + b"\xff")),
               "budget": str(_w(tmp_path / "size.toml", "max_tflite_bytes = 100000000\n"))}
-    values["b"] = _setup(case, probe_run, tmp)
+    values["b"] = _setup(case, onnx_run, tmp)
     monkeypatch.chdir(tmp_path)
     capsys.readouterr()
     try:

@@ -2,6 +2,8 @@
 import tomllib
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 STAGES = {"models", "train", "compress", "export", "firmware_bench"}
 # Subpackages of the core folder sleepedge/: setuptools' explicit packages list is not globbed, so a
@@ -36,6 +38,7 @@ def test_installed_subpackages_come_from_the_stage_folders():
         assert Path(mod.__file__).resolve().parent == REPO / folder
 
 
+@pytest.mark.integration  # builds a wheel with pip
 def test_wheel_holds_every_subpackage_and_data_file(tmp_path):
     """A non-editable install (what a board gets) must carry the CLI, the presets and the budgets."""
     import subprocess

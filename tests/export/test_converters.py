@@ -1,24 +1,12 @@
 """Both converters (the tf_keras build with fused LSTMs, the default; onnx2tf, unrolled) on one checkpoint, and
-the int8 streaming pairs (TensorFlow)."""
+the int8 streaming pairs (TensorFlow). Every test reads the one session export ``tiny_export`` (tests/fixtures/plugin.py)."""
 from __future__ import annotations
 
 import pytest
 
-from export_fixtures import SEQ_LEN, export_cfg
+from fixtures.settings import SEQ_LEN
 
 pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
-
-FORMATS = ["onnx_fp32", "stream_onnx_fp32", "stream_tflite_int8", "stream_tflite_int8_onnx2tf"]
-
-
-@pytest.fixture(scope="module")
-def keras_export(tmp_path_factory, tiny_checkpoint, sequences):
-    from sleepedge.export.checkpoint_export import export_checkpoint
-
-    calib_x, test_x, test_y = sequences
-    out = tmp_path_factory.mktemp("keras")
-    rows = export_checkpoint(tiny_checkpoint, out, calib_x, test_x, test_y, export_cfg(FORMATS), "baseline")
-    return out, {r["format"]: r for r in rows}
 
 
 def test_keras_fp32_matches_pytorch_with_fused_lstm_and_no_pad_operators(tiny_export):
@@ -54,8 +42,8 @@ def test_keras_unrolled_int8_window_has_no_fused_lstm_and_scores_like_the_fused_
 
 
 @pytest.mark.parametrize("fmt,converter", [("stream_tflite_int8", "keras"), ("stream_tflite_int8_onnx2tf", "onnx2tf")])
-def test_int8_streaming_pair_arenas_and_files(keras_export, fmt, converter):
-    out, rows = keras_export
+def test_int8_streaming_pair_arenas_and_files(tiny_export, fmt, converter):
+    out, rows = tiny_export
     r = rows[fmt]
     assert r["status"] == "ok" and r["converter"] == converter and r["stream_window"] == SEQ_LEN
     assert r["tflm_status"] in ("ok", "unverified")
@@ -66,14 +54,13 @@ def test_int8_streaming_pair_arenas_and_files(keras_export, fmt, converter):
     assert r["agreement_torch"] > 0 and r["fp32_reference"] == "stream_onnx_fp32"
 
 
-
-def test_int8_keras_lstm_keeps_the_fp32_accuracy(keras_export, tiny_export):
+def test_int8_keras_lstm_keeps_the_fp32_accuracy(tiny_export):
     """The fused int8 LSTM (calibrated gate intermediates) scores like onnx2tf's unrolled int8 on the same
     checkpoint, and the default int8 pair like the int8 window model."""
-    _, rows = keras_export
-    window = tiny_export[1]["tflite_int8_onnx2tf"]
+    _, rows = tiny_export
+    window = rows["tflite_int8_onnx2tf"]
     for fmt in ("tflite_int8", "stream_tflite_int8", "stream_tflite_int8_onnx2tf"):
-        r = tiny_export[1][fmt] if fmt == "tflite_int8" else rows[fmt]
+        r = rows[fmt]
         assert abs(r["accuracy"] - window["accuracy"]) <= 0.05 and r["agreement_torch"] >= 0.9, fmt
     assert rows["stream_tflite_int8"]["converter"] == "keras"
     assert rows["stream_tflite_int8"]["tflm_arena_bytes"] < rows["stream_tflite_int8_onnx2tf"]["tflm_arena_bytes"]

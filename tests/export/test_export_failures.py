@@ -11,7 +11,7 @@ from sleepedge.export import tflite_convert
 from sleepedge.export.checkpoint_export import export_checkpoint
 from sleepedge.export.subprocess_run import describe_returncode, run_child
 
-from export_fixtures import export_cfg
+from fixtures.settings import export_cfg
 
 SEGFAULT = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"]
 
@@ -60,6 +60,8 @@ def test_crashing_keras_conversion_becomes_failed_rows(tmp_path, monkeypatch, ti
     assert (tmp_path / "baseline" / "keras_window_unrolled.log").is_file()  # each failed child's output is kept
 
 
+@pytest.mark.tensorflow  # the fp32 onnx2tf conversion runs for real
+@pytest.mark.integration
 def test_crashing_quantisation_costs_only_the_integer_rows(tmp_path, monkeypatch, tiny_checkpoint, sequences):
     from sleepedge.export import int8_convert
 

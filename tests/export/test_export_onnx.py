@@ -7,7 +7,7 @@ import pytest
 from sleepedge.config.formats import FORMATS, get_formats
 from sleepedge.export.onnx_export import export_onnx, max_abs_diff, onnx_logits, torch_logits
 
-from export_fixtures import SEQ_LEN
+from fixtures.settings import SEQ_LEN
 
 
 @pytest.fixture(scope="module")

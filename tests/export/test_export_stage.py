@@ -10,7 +10,7 @@ import pytest
 from sleepedge.config.settings import load_config
 from sleepedge.run.manifest import ManifestError, read_manifest, write_manifest
 
-from export_fixtures import SEQ_LEN
+from fixtures.settings import SEQ_LEN
 
 ROW_KEYS = {"model", "format", "status", "reason", "file", "file_bytes", "params", "macs_per_epoch", "arch",
             "seq_len", "input_dtype", "parity_max_abs", "accuracy", "macro_f1", "kappa", "agreement_torch",

@@ -1,13 +1,13 @@
 """TFLite conversion (fp32 and int8 calibrated on the given sequences), op lists, TFLM arena, C array.
 
-All share the one session-scoped conversion of the tiny model (``tiny_export`` in conftest.py).
+All share the one session-scoped conversion of the tiny model (``tiny_export`` in tests/fixtures/plugin.py).
 """
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from export_fixtures import TFLITE_FORMATS, export_cfg
+from fixtures.settings import TFLITE_FORMATS, export_cfg
 from sleepedge.export.carray import read_c_array
 from sleepedge.export.oplist import OpRecord, check_ops, list_ops
 
@@ -63,6 +63,7 @@ def test_op_check_rejects_flex_ops():
     assert check_ops(ops[:1], int8=True)["ok"]
 
 
+@pytest.mark.integration  # TensorFlow in this process and a converter run
 def test_op_check_rejects_a_real_flex_model(tmp_path):
     import tensorflow as tf
 
@@ -114,6 +115,7 @@ def test_markdown_table_and_int8_delta(tiny_export):
     assert "baseline/tflite_int16x8: macro-F1" in md  # the 16x8 file is compared with fp32 too
 
 
+@pytest.mark.slow  # a second export of every window format
 def test_export_is_byte_identical_from_one_run_to_the_next(tiny_export, tiny_checkpoint, sequences, tmp_path):
     """Same checkpoint, same calibration, same config: the same .onnx and .tflite bytes (the int8 conversion
     runs single-threaded; with TensorFlow's thread pools it left a random BiLSTM SPLIT in float)."""

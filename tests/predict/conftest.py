@@ -1,4 +1,4 @@
-"""Predict fixtures: EDF writers of the train tests (edf_fixtures) and the tiny streaming run (tests/conftest.py)."""
+"""Predict fixtures: EDF writers of the train tests (edf_fixtures) and the tiny streaming run (tests/fixtures/plugin.py)."""
 from __future__ import annotations
 
 import sys

@@ -11,11 +11,17 @@ byte. Standard library only.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
+from sleepedge.core.errors import ConfigError, ManifestError, UserError
+
 CARD_NAME = "MODEL_CARD.md"
+CARD_ROW_KEYS = ("model", "format", "status", "arch", "params", "macs_per_epoch", "seq_len", "converter")  # what a card reads
 RUNTIME_PACKAGES = ("onnxruntime", "ai-edge-litert", "tflite-runtime", "tensorflow", "onnx2tf", "tflite-micro", "torch")
 
 
@@ -194,25 +200,90 @@ def model_card(model: str, rows: list[dict[str, Any]], train: dict[str, Any] | N
                      + _limitations(model, rows, train)).rstrip() + "\n"
 
 
+def _read_json(path: Path, what: str) -> Any:
+    """A manifest's JSON; a missing file stays ``FileNotFoundError``, bad JSON is a ``ManifestError`` naming it."""
+    if not path.is_file():
+        raise FileNotFoundError(errno.ENOENT, f"{what} not found", str(path))
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise ManifestError(f"{path}: not readable JSON ({exc})") from None
+
+
+def _export_rows(export_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The export manifest and its rows, each row with the keys a card is built from."""
+    if export_dir.exists() and not export_dir.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "not a folder (expected an export folder, RUN/export)", str(export_dir))
+    path = export_dir / "manifest.json"
+    m = _read_json(path, "export manifest")
+    rows = (m.get("metrics") or {}).get("rows") if isinstance(m, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ManifestError(f"{path}: no export rows (metrics.rows); not an export manifest")
+    for i, r in enumerate(rows):
+        missing = [k for k in CARD_ROW_KEYS if k not in r]
+        if missing or not isinstance(r.get("arch"), dict):
+            raise ManifestError(f"{path}: row {i} ({r.get('model', '?')}) lacks {missing or ['arch']}; "
+                                "regenerate the export with this sleepedge")
+    return m, rows
+
+
 def cards_from_export(export_dir: str | Path) -> dict[str, str]:
-    """``{model: card}`` rebuilt from an export folder's manifest and its parents' manifests."""
+    """``{model: card}`` rebuilt from an export folder's manifest and its parents' manifests.
+
+    Raises
+    ------
+    FileNotFoundError, NotADirectoryError
+        No export manifest there, or the path is a file.
+    ManifestError
+        A manifest that is not JSON, or export rows without the keys a card needs.
+    """
     export_dir = Path(export_dir)
-    m = json.loads((export_dir / "manifest.json").read_text("utf-8"))
-    read = lambda stage: json.loads(p.read_text("utf-8")) if (p := export_dir.parent / stage / "manifest.json").is_file() else {}  # noqa: E731
-    rows = m["metrics"]["rows"]
-    return {name: model_card(name, rows, read("train"), read("compress"), m.get("env"))
-            for name in dict.fromkeys(r["model"] for r in rows)}
+    m, rows = _export_rows(export_dir)
+    parent = lambda stage: export_dir.parent / stage / "manifest.json"  # noqa: E731
+    read = lambda stage: _read_json(parent(stage), f"{stage} manifest") if parent(stage).is_file() else {}  # noqa: E731
+    try:
+        return {name: model_card(name, rows, read("train"), read("compress"), m.get("env"))
+                for name in dict.fromkeys(r["model"] for r in rows)}
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise ManifestError(f"{export_dir}: its manifests do not make a model card ({type(exc).__name__}: {exc})") from None
+
+
+def _print_cards(export_dir: str, model: str | None) -> int:
+    cards = cards_from_export(export_dir)
+    if model is not None and model not in cards:
+        raise ConfigError(f"--model {model!r}: no such model in {export_dir} (known: {', '.join(cards) or 'none'})")
+    for name, text in cards.items():
+        if model in (None, name):
+            sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Print the card(s) of an export folder. Bad input: one line naming the file, exit 2 (the CLI's policy);
+    a closed pipe (``... | head``) ends quietly, like other Unix tools. Written here, not through
+    ``sleepedge.commands.cli.run_command``: a stage never imports the command line."""
+    p = argparse.ArgumentParser(prog="python -m sleepedge.export.card", description=__doc__.splitlines()[0])
     p.add_argument("export_dir")
     p.add_argument("--model", default=None, help="one model (default: all)")
     a = p.parse_args(argv)
-    for name, text in cards_from_export(a.export_dir).items():
-        if a.model in (None, name):
-            print(text)
-    return 0
+    try:
+        return _print_cards(a.export_dir, a.model)
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 0
+    except UserError as exc:
+        text = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.filename and exc.strerror else str(exc)
+        print(f"sleepedge.export.card: error: {' '.join(text.split())}", file=sys.stderr)
+        return 2
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe: point stdout at /dev/null so the interpreter's final flush raises nothing."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (a test's capture): nothing to flush
+        pass
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from sleepedge.config.formats import FORMATS, ExportFormat, get_formats
 from sleepedge.export.int8_convert import int8_job
 from sleepedge.export.keras_convert import run_keras
 from sleepedge.export.onnx_export import export_onnx, torch_logits
+from sleepedge.export.provenance import export_context
 from sleepedge.export.rows import check_file, fail, new_row, tflm_input
 from sleepedge.export.stream_export import export_stream
 from sleepedge.export.tflite_convert import Onnx2TfJob, run_onnx2tf
@@ -119,7 +120,7 @@ def _microcontroller_view(row: dict, path: Path, test_x: np.ndarray, ecfg, overw
 
 def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, calib_x: np.ndarray, test_x: np.ndarray,
                       test_y: np.ndarray, cfg, model_name: str = "model", overwrite: bool = False,
-                      test_subjects: np.ndarray | None = None) -> list[dict]:
+                      test_subjects: np.ndarray | None = None, extra_info: dict[str, Any] | None = None) -> list[dict]:
     """Export ``checkpoint`` to every format of ``cfg.export.formats`` and check each file.
 
     Parameters
@@ -143,11 +144,14 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, calib_x: np.n
     -------
     list of dict
         One row per format (``status`` ``ok`` or ``failed`` with ``reason``).
+    extra_info : dict, optional
+        Added to every row (the export stage passes ``provenance``: :func:`sleepedge.export.provenance.export_context`).
     """
     from sleepedge.models import load_checkpoint
 
     model, _ = load_checkpoint(checkpoint)
-    return export_model(model, out_dir, calib_x, test_x, test_y, cfg, model_name, overwrite, test_subjects=test_subjects)
+    return export_model(model, out_dir, calib_x, test_x, test_y, cfg, model_name, overwrite, test_subjects=test_subjects,
+                        extra_info=extra_info)
 
 
 def export_model(model, out_dir: str | Path, calib_x: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, cfg,
@@ -165,6 +169,8 @@ def export_model(model, out_dir: str | Path, calib_x: np.ndarray, test_x: np.nda
     test = pick_test(test_x, test_y, ecfg.test_sequences, test_subjects)
     ref = torch_logits(model, test[0])
     info = {**model_info(model, int(test_x.shape[1])), "untrained": False, **(extra_info or {})}
+    if "provenance" not in info:  # called without the export stage: what the calibration arrays say, dataset unknown
+        info["provenance"] = export_context(None, calib_x, None, calib_x, None, source="calibration sequences given")
     model_dir, work = root / model_name, root / model_name / ".work"
     model_dir.mkdir(parents=True, exist_ok=True)
     rows = _export_all(model, fmts, model_name, info, model_dir, work, root, calib_x, test, ref, ecfg, overwrite)

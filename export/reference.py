@@ -37,10 +37,11 @@ def reference_model(arch_name: str, seed: int):
 
 
 def export_reference(out_dir: str | Path, calib_x: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, cfg,
-                     overwrite: bool = False) -> list[dict]:
+                     overwrite: bool = False, extra_info: dict | None = None) -> list[dict]:
     """Export the untrained reference into ``out_dir/deepsleepnet/``; returns its rows ([] when disabled).
 
     Its parity is checked on ``export.reference_test_sequences`` test sequences; accuracy fields stay None.
+    ``extra_info`` is added to its rows (the export's ``provenance`` context).
     """
     ecfg = export_section(cfg)
     if not ecfg.reference_arch or not ecfg.reference_formats:
@@ -51,5 +52,6 @@ def export_reference(out_dir: str | Path, calib_x: np.ndarray, test_x: np.ndarra
     label = LABEL.format(arch=ecfg.reference_arch, seed=ecfg.reference_seed)
     log.info("exporting the yardstick: %s (%s)", label, ", ".join(sub.formats))
     rows = export_model(model, out_dir, calib_x, test_x, test_y, sub, REFERENCE_MODEL, overwrite,
-                        extra_info={"untrained": True, "label": label, "reference_seed": ecfg.reference_seed})
+                        extra_info={**(extra_info or {}), "untrained": True, "label": label,
+                                    "reference_seed": ecfg.reference_seed})
     return rows

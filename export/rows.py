@@ -14,6 +14,7 @@ import numpy as np
 from sleepedge.config.formats import ExportFormat
 from sleepedge.export.onnx_export import max_abs_diff
 from sleepedge.export.oplist import check_ops, list_ops
+from sleepedge.export.provenance import stamp_provenance
 from sleepedge.export.validate import quantize, runtime_logits, score, tflite_io
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ def check_file(row: dict[str, Any], fmt: ExportFormat, path: Path, export_root: 
         (``subject_confusion``), for paired comparisons between formats, and subject-level bootstrap
         confidence intervals of its scores (``accuracy_ci`` ...).
     """
+    reason = stamp_provenance(row, {None: path})  # into the file first: every figure below is of the final bytes
+    if reason:
+        return fail(row, reason)
     row.update(file=path.relative_to(export_root).as_posix(), file_bytes=path.stat().st_size, parity_tol=tol)
     try:
         if fmt.runtime == "tflite":

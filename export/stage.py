@@ -18,6 +18,7 @@ from sleepedge.export.calibration import calibration_sample, clip_range
 from sleepedge.export.card import CARD_NAME, model_card
 from sleepedge.export.checkpoint_export import export_checkpoint, export_section
 from sleepedge.export.reference import export_reference
+from sleepedge.export.provenance import export_context
 from sleepedge.export.report import formats_markdown
 
 log = logging.getLogger(__name__)
@@ -113,9 +114,11 @@ def export_models(models: dict[str, Path], test_npz: Path, calib_npz: Path, out:
     log.info("calibration: %d of %d training sequences (class-stratified), input range clipped at %s", len(calib_x), len(cx),
              f"+-{clip_uv:.0f} uV (percentile {ecfg.calib_clip_percentile:g} of |x|)" if clip_uv else "no bound (min/max)")
     rows: list[dict[str, Any]] = []
+    info = {"provenance": export_context(parent, cx, cy, calib_x, clip_uv, source=Path(calib_npz).name)}  # in every file
     for name, ckpt in models.items():
-        rows += export_checkpoint(ckpt, out, calib_x, test_x, test_y, cfg, name, overwrite=overwrite, test_subjects=subjects)
-    rows += export_reference(out, calib_x, test_x, test_y, cfg, overwrite=overwrite)  # untrained: no subject scores
+        rows += export_checkpoint(ckpt, out, calib_x, test_x, test_y, cfg, name, overwrite=overwrite, test_subjects=subjects,
+                                  extra_info=info)
+    rows += export_reference(out, calib_x, test_x, test_y, cfg, overwrite=overwrite, extra_info=info)  # untrained
     for r in rows:
         if r["precision"] in ("int8", "int16x8"):
             r["calib_clip_uv"] = clip_uv

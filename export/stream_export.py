@@ -27,6 +27,7 @@ from sleepedge.export.int8_convert import int8_job
 from sleepedge.export.keras_convert import run_keras
 from sleepedge.export.oplist import check_ops, list_ops
 from sleepedge.export.onnx_export import export_onnx
+from sleepedge.export.provenance import stamp_provenance
 from sleepedge.export.rows import fail, finish_row
 from sleepedge.export.tflite_convert import Onnx2TfJob, run_onnx2tf
 from sleepedge.export.tflm import measure_arena
@@ -128,6 +129,9 @@ def _check_pair(row: dict, fmt: ExportFormat, files: dict[str, Path], root: Path
     """Sizes, op lists and the pair's logits on every test window in its own runtime, against PyTorch."""
     from sleepedge.firmware_bench.runtimes import load_runner, resolve_tflite
 
+    reason = stamp_provenance(row, files)  # into both files first: every figure below is of the final bytes
+    if reason:
+        return fail(row, reason)
     rel = {p: f.relative_to(root).as_posix() for p, f in files.items()}
     sizes = {p: f.stat().st_size for p, f in files.items()}
     row.update(file=None, files=rel, file_bytes=sum(sizes.values()),

@@ -11,6 +11,7 @@ import numpy as np
 from sleepedge.core.metrics import agreement, classification_metrics
 
 from sleepedge.firmware_bench.measure import Measurement
+from sleepedge.firmware_bench.provenance import essentials
 from sleepedge.firmware_bench.settings import BenchSettings
 from sleepedge.firmware_bench.timing import round_spread, summarize
 
@@ -59,7 +60,8 @@ def _deployment_fields(t) -> dict[str, Any]:
     e = t.export_row
     return {"kind": "stream" if t.is_pair else "window", "untrained": t.untrained, "label": e.get("label"),
             "files": e.get("files"), "converter": e.get("converter"), "stream_ram_bytes": e.get("stream_ram_bytes"),
-            "macs_per_epoch": e.get("macs_per_epoch")}
+            "macs_per_epoch": e.get("macs_per_epoch"),
+            "provenance": essentials(t.path)}  # the file's own: {dataset, synthetic, untrained}, None without one
 
 
 def _input_fields(info: dict[str, Any]) -> dict[str, Any]:

@@ -37,6 +37,31 @@ def save_checkpoint(
     return atomic_write_bytes(path, buf.getvalue(), overwrite=overwrite)
 
 
+def load_torch_file(path: str | Path, what: str, advice: str = "", map_location: str = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)`` of a file from disk, never anything but tensors and plain data.
+
+    Any failure to unpickle (random bytes, a truncated file, a pickle of another object, which
+    ``weights_only`` refuses) becomes one ``DataError`` naming the file. Torch's own message is not
+    repeated: it advises ``weights_only=False``, which must never be suggested for a file of unknown origin.
+    A filesystem error (permission, a folder in the way) stays the ``OSError`` it is.
+
+    Parameters
+    ----------
+    path : the file.
+    what : what the file should be, e.g. ``"sleepedge training state"``.
+    advice : appended to the message, e.g. ``"; delete it to start over"``.
+    map_location : passed to ``torch.load``.
+    """
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except OSError as exc:
+        if exc.errno is None:  # torch's stream reader raises errno-less OSErrors for a bad archive
+            raise DataError(f"{path}: not a {what} (damaged, truncated, or not written by sleepedge){advice}") from None
+        raise
+    except Exception:  # noqa: BLE001 - pickle, zip and torch raise many types for a file that is not a state
+        raise DataError(f"{path}: not a {what} (damaged, truncated, or not written by sleepedge){advice}") from None
+
+
 def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[DeepSleepNet, dict[str, Any]]:
     """Rebuild the model from a checkpoint; returns ``(model_in_eval_mode, payload)``.
 
@@ -50,11 +75,7 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[DeepSl
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint not found")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises several types for corrupt files
-        first = str(exc).strip().split("\n")[0].split(". ")[0][:200]
-        raise DataError(f"{path}: not a readable sleepedge checkpoint ({type(exc).__name__}: {first})") from None
+    payload = load_torch_file(path, "sleepedge checkpoint", map_location=map_location)
     if not isinstance(payload, dict):
         raise DataError(f"{path}: not a sleepedge checkpoint (holds a {type(payload).__name__}, not a dict)")
     missing = {"state_dict", "arch"} - set(payload)

@@ -53,8 +53,10 @@ kfold_tiny() {
   cap kfold_tiny --markdown -- sh -c "'$(dirname "$PY")/sleepedge' pipeline --preset tiny --dataset synthetic --folds 3 \
     --out '$SCRATCH/kfold-tiny' >/dev/null 2>&1; cat '$SCRATCH/kfold-tiny/kfold.md'"
 }
+# Issue 20: the pull-request comment of `sleepedge check --against`, on the run against itself.
+check_comment() { cap check_comment --markdown -- "$PY" -m sleepedge.lab.check_comment --run "$RUN"; }
 
-ALL=(quant_reports lstm_quantiser train_throughput cost_paper yardstick predict_walltime converters ray_speedup kfold_tiny kfold_quick ablation)
+ALL=(quant_reports lstm_quantiser train_throughput cost_paper yardstick predict_walltime converters ray_speedup kfold_tiny kfold_quick ablation check_comment)
 for name in "${@:-${ALL[@]}}"; do
   echo "== $name" >&2
   "$name"

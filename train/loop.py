@@ -18,7 +18,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from sleepedge.config.settings import TrainConfig
+from sleepedge.core.errors import DataError
 from sleepedge.core.metrics import classification_metrics
+from sleepedge.models.checkpoint import load_torch_file
 from sleepedge.run.manifest import atomic_write_bytes
 
 from sleepedge.train import accelerate
@@ -110,11 +112,30 @@ def _save_state(path: Path, state: dict[str, Any]) -> None:
     atomic_write_bytes(path, buf.getvalue(), overwrite=True)
 
 
+STATE_KEYS = ("model", "optimizer", "scheduler", "rng")  # what a resume restores (see _state)
+STATE_ADVICE = "; delete it to start over"
+
+
+def _bad_state(path: Path) -> DataError:
+    return DataError(f"{path}: not a sleepedge training state (damaged, truncated, or not written by sleepedge)"
+                     f"{STATE_ADVICE}")
+
+
 def _load_state(path: Path | None) -> dict[str, Any] | None:
+    """The saved state of an interrupted fit (``weights_only``: tensors and plain data only), or None.
+
+    Raises
+    ------
+    DataError
+        The file is not a state this loop wrote (damaged, truncated, another object), naming it.
+    """
     if path is None or not Path(path).is_file():
         return None
     log.info("resuming training from %s", path)
-    return torch.load(path, map_location="cpu", weights_only=True)
+    st = load_torch_file(path, "sleepedge training state", advice=STATE_ADVICE)
+    if not isinstance(st, dict) or any(key not in st for key in STATE_KEYS):
+        raise _bad_state(Path(path))
+    return st
 
 
 def _strip(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -193,10 +214,14 @@ def _resume(state_path: Path | None, run: _Run) -> dict[str, Any]:
     """The saved state (empty when none), with model, optimiser, schedule and RNG restored from it."""
     st = _load_state(state_path) or {}
     if st:
-        run.model.load_state_dict(st["model"])
-        run.opt.load_state_dict(st["optimizer"])
-        run.sched.load_state_dict(st["scheduler"])
-        torch.set_rng_state(st["rng"])
+        try:
+            run.model.load_state_dict(st["model"])
+            run.opt.load_state_dict(st["optimizer"])
+            run.sched.load_state_dict(st["scheduler"])
+            torch.set_rng_state(st["rng"])
+            _Progress.from_state(st, run.model)  # its history and best epoch are readable too
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError):
+            raise _bad_state(Path(state_path)) from None
     return st
 
 

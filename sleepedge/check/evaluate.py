@@ -39,13 +39,14 @@ class LimitRow:
     limit_value: float
     measured: float | None
     headroom_pct: float | None
-    status: str  # PASS | FAIL
+    status: str  # PASS | WARN (a warn-level growth limit exceeded: passes) | FAIL
     detail: str
     source: str  # which file/table/preset set the limit
 
     @property
     def passed(self) -> bool:
-        return self.status == "PASS"
+        """PASS or WARN: only FAIL fails the check."""
+        return self.status != "FAIL"
 
 
 def headroom_pct(bound: str, limit: float, measured: float) -> float | None:
@@ -80,6 +81,13 @@ class CheckResult:
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     budget_files: list[str] = field(default_factory=list)
+    metrics: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # model -> metric -> value, detail
+    layers: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> attribution (check.layers)
+    comparison: dict[str, Any] | None = None  # --against: check.compare.compare()
+
+    @property
+    def warned(self) -> list[LimitRow]:
+        return [r for r in self.rows if r.status == "WARN"]
 
     @property
     def failed(self) -> list[LimitRow]:
@@ -120,4 +128,8 @@ class CheckResult:
             "settings": self.settings,
             "rows": [asdict(r) for r in self.rows],
             "notes": self.notes,
+            "n_warned": len(self.warned),
+            "metrics": self.metrics,
+            "layers": self.layers,
+            "comparison": self.comparison,
         }

@@ -20,6 +20,7 @@ the file disagree and the later one *loosens* the limit, the result's notes say 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,8 @@ class Resolved:
     origins: dict[str, str]
     settings: dict[str, Any]
     notes: list[str]
+    growth: dict[str, dict[str, float | int]] = field(default_factory=dict)  # metric -> {key: value}
+    growth_origins: dict[str, str] = field(default_factory=dict)  # "metric.key" -> table that set it
 
 
 @dataclass
@@ -113,8 +116,13 @@ def _merge(layers: list[Layer]) -> Resolved:
     settings: dict[str, Any] = {}
     notes: list[str] = []
     from_preset: set[str] = set()
+    growth: dict[str, dict[str, Any]] = {}
+    growth_origins: dict[str, str] = {}
     for layer in layers:
         for key, value in layer.values.items():
+            if key == "growth":
+                _merge_growth(value, layer.origin, growth, growth_origins)
+                continue
             if key not in LIMITS:
                 settings[key] = value
                 continue
@@ -122,7 +130,16 @@ def _merge(layers: list[Layer]) -> Resolved:
                 notes.append(f"{layer.origin} loosens {key} of {origins[key]} ({limits[key]} -> {value})")
             limits[key], origins[key] = value, layer.origin
             (from_preset.add if layer.preset else from_preset.discard)(key)
-    return Resolved(limits, origins, effective_settings(settings), notes)
+    return Resolved(limits, origins, effective_settings(settings), notes, growth, growth_origins)
+
+
+def _merge_growth(tables: dict[str, dict[str, Any]], origin: str, growth: dict[str, dict[str, Any]],
+                  origins: dict[str, str]) -> None:
+    """``[growth.METRIC]`` keys of one layer over the earlier ones, key by key (like the flat limits)."""
+    for metric, keys in tables.items():
+        for key, value in keys.items():
+            growth.setdefault(metric, {})[key] = value
+            origins[f"{metric}.{key}"] = origin
 
 
 def preset_names() -> list[str]:
@@ -170,7 +187,7 @@ def _preset_layers(names: list[str], base_dir: Path, where: str, files: list[Pat
         if path in chain:
             raise BudgetError(f"{where}: extends = {name!r} makes a cycle ({' -> '.join(p.name for p in chain)})")
         table, shown = _budget_table(path)
-        values = validate_table(table, shown)
+        values = validate_table(table, shown, allowed_tables=("growth",))
         files.append(path)
         layers += _preset_layers(values.pop("extends", []), path.parent, shown, files, chain + (path,))
         origin = f"preset {name}" if not name.endswith(".toml") else str(path)
@@ -180,10 +197,11 @@ def _preset_layers(names: list[str], base_dir: Path, where: str, files: list[Pat
 
 def _scope(table: dict[str, Any], where: str, base_dir: Path, files: list[Path], chain: tuple[Path, ...],
            allow_targets: bool) -> tuple[Scope, dict[str, Any]]:
-    tables = ("model", "target") if allow_targets else ("model",)
+    tables = ("model", "target", "growth") if allow_targets else ("model", "growth")
     values = validate_table(table, where, allowed_tables=tables)
     presets = _preset_layers(values.pop("extends", []), base_dir, where, files, chain)
-    models = {name: Layer(validate_table(body, f"{where} [model.{name}]", allow_extends=False),
+    models = {name: Layer(validate_table(body, f"{where} [model.{name}]", allowed_tables=("growth",),
+                                         allow_extends=False),
                           f"{where} [model.{name}]")
               for name, body in values.pop("model", {}).items()}
     targets = values.pop("target", {})
@@ -194,12 +212,19 @@ def _check_complete(budget: Budget, where: str) -> None:
     """Refuse a budget without limits, and a latency limit that names no device."""
     pairs = [(m, t) for t in budget.target_names() for m in sorted(budget.model_tables() | {""})]
     resolved = [budget.resolve(m, t) for m, t in pairs]
-    if not any(r.limits for r in resolved):
-        raise BudgetError(f"{where}: sets no limits (known limit keys: {', '.join(LIMITS)})")
+    if not any(r.limits or r.growth for r in resolved):
+        raise BudgetError(f"{where}: sets no limits (known limit keys: {', '.join(LIMITS)}; "
+                          "or [growth.METRIC] tables)")
     for r in resolved:
         if "max_latency_ms_p50" in r.limits and not r.settings["latency_device"]:
             raise BudgetError(f"{r.origins['max_latency_ms_p50']}: max_latency_ms_p50 needs latency_device, the "
                               "device it applies to (e.g. 'x86_64', 'aarch64', or part of the CPU model name)")
+
+
+def _looks_like_path(text: str) -> bool:
+    """A path separator, a leading ``.`` or a ``.toml`` ending: meant as a file, never as a preset name."""
+    seps = {"/", os.sep} | ({os.altsep} if os.altsep else set())
+    return any(sep in text for sep in seps) or text.startswith(".") or text.lower().endswith(".toml")
 
 
 def load_budget(source: str | Path) -> Budget:
@@ -213,6 +238,8 @@ def load_budget(source: str | Path) -> Budget:
         Malformed TOML, an unknown key or preset, or a value whose unit is wrong.
     """
     path = Path(source)
+    if _looks_like_path(str(source)) and not path.exists():  # "./wearable" is a missing file, never a preset
+        raise FileNotFoundError(f"{source}: budget file not found")
     if not path.suffix and not path.exists():  # a preset name: a budget that extends just that preset
         files: list[Path] = []
         presets = _preset_layers([str(source)], Path.cwd(), "--budget", files, ())

@@ -167,9 +167,26 @@ def _bench_value(t: Target, model: str, key: str, s: dict[str, Any]) -> Measured
     return Measured(v, f"{field} of bench {want} on {_describe(r)}{worst}")
 
 
+def instructions_value(t: Target, model: str, fmt: str) -> Measured:
+    """Instructions per epoch of the model's int8 TFLite file (callgrind; seconds per file)."""
+    from sleepedge.check.instructions import instructions
+
+    if t.kind == "tflite":
+        return Measured(*instructions(t.tflite_file))
+    if fmt != "tflite_int8":
+        return _missing(f"instructions are counted for int8 TFLite files only (format = {fmt})",
+                        'set format = "tflite_int8"')
+    row, why = export_row(t, model, fmt)
+    if row is None:
+        return _missing(why, EXPORT_HINT)
+    return Measured(*instructions(model_file(t, model, fmt)))
+
+
 def measure(t: Target, model: str, key: str, settings: dict[str, Any]) -> Measured:
     """The measured value for limit ``key`` of ``model`` on target ``t`` under the resolved settings."""
     if t.kind == "tflite":
+        if key == "max_instructions_per_epoch":
+            return instructions_value(t, model, settings["format"])
         if key == "max_tflite_bytes":  # load_target has made sure the file loads and runs
             return Measured(t.tflite_file.stat().st_size, f"size of {t.tflite_file.name}, which loads and runs")
         return _missing("a single .tflite file carries only its size",
@@ -182,4 +199,6 @@ def measure(t: Target, model: str, key: str, settings: dict[str, Any]) -> Measur
         return _disagreement(t, model)
     if key in BENCH_FIELDS:
         return _bench_value(t, model, key, settings)
+    if key == "max_instructions_per_epoch":
+        return instructions_value(t, model, settings["format"])
     raise KeyError(key)  # schema.LIMITS and this dispatch must stay in step (tested)

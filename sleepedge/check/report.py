@@ -22,17 +22,20 @@ def format_value(kind: str, v: float | None) -> str:
         return f"{v:.2f} ms"
     if kind == "points":
         return f"{v:.2f} pt"
+    if kind == "percent":
+        return f"{v:.2f} %"
     if kind == "kappa":
         return f"{v:.3f}"
     return f"{v:.4f}"
 
 
-def _cells(r: LimitRow, with_target: bool) -> list[str]:
+def limit_cells(r: LimitRow, with_target: bool) -> list[str]:
+    """The cells of one limit row (target, model, limit, budget, measured, headroom, result, note)."""
     limit = ("<= " if r.bound == "max" else ">= ") + format_value(r.kind, r.limit_value)
     head = "n/a" if r.headroom_pct is None else f"{r.headroom_pct:+.1f} %"
     cells = [r.target or "-"] if with_target else []
     return cells + [r.model, r.limit, limit, format_value(r.kind, r.measured), head, r.status,
-                    "" if r.passed else r.detail]
+                    "" if r.status == "PASS" else r.detail]
 
 
 def _header(with_target: bool) -> list[str]:
@@ -42,7 +45,7 @@ def _header(with_target: bool) -> list[str]:
 def format_table(result: CheckResult) -> str:
     """Plain-text table, one row per limit, then the verdict line."""
     wt = bool(result.targets)
-    rows = [_header(wt)] + [_cells(r, wt) for r in result.rows]
+    rows = [_header(wt)] + [limit_cells(r, wt) for r in result.rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1] for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths) + "  ----")
@@ -51,8 +54,9 @@ def format_table(result: CheckResult) -> str:
 
 
 def verdict_line(result: CheckResult) -> str:
-    n, f = len(result.rows), len(result.failed)
-    return (f"budget check {result.verdict}: {n - f} of {n} limits pass "
+    n, f, w = len(result.rows), len(result.failed), len(result.warned)
+    warned = f", {w} with a warning" if w else ""
+    return (f"budget check {result.verdict}: {n - f} of {n} limits pass{warned} "
             f"(budget {result.budget}; target {result.target})")
 
 
@@ -94,6 +98,12 @@ def github_annotations(result: CheckResult) -> list[str]:
                 else f"measured {format_value(r.kind, r.measured)}, budget {limit}")
         msg = f"{who}: {r.limit} {what}; {r.detail} [set by {r.source}]"
         out.append(github_error(f"Budget FAIL: {who} {r.limit}", msg, budget_file))
+    for r in result.warned:
+        who = r.model + (f" on {r.target}" if r.target else "")
+        msg = f"{who}: {r.limit} {format_value(r.kind, r.measured)} over the warning level " \
+              f"{format_value(r.kind, r.limit_value)}; {r.detail} [set by {r.source}]"
+        file_prop = f"file={_escape_property(budget_file)}," if budget_file else ""
+        out.append(f"::warning {file_prop}title={_escape_property(f'Budget WARN: {who} {r.limit}')}::{_escape_data(msg)}")
     out.append(f"::notice title=sleepedge budget check::{_escape_data(verdict_line(result))}")
     return out
 
@@ -110,7 +120,7 @@ def summary_markdown(result: CheckResult) -> str:
              f"Budget `{result.budget}`, target `{result.target}` ({result.target_kind}).", "",
              "| " + " | ".join(_header(wt)) + " |", "|" + "---|" * len(_header(wt))]
     for r in result.rows:
-        cells = _cells(r, wt)
+        cells = limit_cells(r, wt)
         cells[-2] = f"**{r.status}**" if not r.passed else r.status
         lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
     lines += [""] + [f"- note: {_md(n)}" for n in result.notes] + [""]

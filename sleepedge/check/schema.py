@@ -37,6 +37,7 @@ UNITS = {
     "fraction": "a fraction in 0..1 (0.70 means 70 %)",
     "kappa": "Cohen's kappa in -1..1",
     "points": "percentage points in 0..100 (2.0 means two accuracy points)",
+    "percent": "percent of the base value (5 means 5 %)",
 }
 
 LIMITS: dict[str, LimitSpec] = {s.key: s for s in (
@@ -52,7 +53,39 @@ LIMITS: dict[str, LimitSpec] = {s.key: s for s in (
     LimitSpec("max_accuracy_drop_points", "points", "max", "accuracy lost against the run's baseline model"),
     LimitSpec("max_macro_f1_drop_points", "points", "max", "macro-F1 lost against the run's baseline model"),
     LimitSpec("max_int8_disagreement", "fraction", "max", "share of epochs where int8 TFLite and fp32 PyTorch disagree"),
+    LimitSpec("max_instructions_per_epoch", "count", "max",
+              "instructions executed per 30-s epoch by the int8 TFLite model (callgrind, on this host's ISA)"),
 )}
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric of the comparison against a base (``--against``): its unit and which way is worse."""
+
+    name: str
+    kind: str  # bytes | count | ms | fraction
+    worse: str  # "up": growth is worse (sizes, time); "down": a drop is worse (accuracy)
+    what: str
+
+
+METRICS: dict[str, MetricSpec] = {s.name: s for s in (
+    MetricSpec("file_bytes", "bytes", "up", "size of the .tflite file of the checked format"),
+    MetricSpec("arena_bytes", "bytes", "up", "TFLite Micro tensor arena"),
+    MetricSpec("params", "count", "up", "parameters"),
+    MetricSpec("macs_per_epoch", "count", "up", "multiply-accumulates per 30-s epoch (from the architecture)"),
+    MetricSpec("instructions_per_epoch", "count", "up", "instructions per 30-s epoch (callgrind, int8 TFLite)"),
+    MetricSpec("latency_ms_p50", "ms", "up", "median latency of one inference window"),
+    MetricSpec("accuracy", "fraction", "down", "test accuracy"),
+    MetricSpec("macro_f1", "fraction", "down", "test macro-F1"),
+)}
+
+# Growth limits, in ``[growth.METRIC]`` tables: ``max_*`` fail the check, ``warn_*`` only warn.
+# Percent and bytes apply to metrics where growth is worse; drop points to accuracy and macro-F1.
+GROWTH_KEYS: dict[str, str] = {  # key -> unit kind
+    "max_growth_percent": "percent", "warn_growth_percent": "percent",
+    "max_growth_bytes": "bytes", "warn_growth_bytes": "bytes",
+    "max_drop_points": "points", "warn_drop_points": "points",
+}
 
 # Settings: not limits, they say what the limits apply to. ``None`` = derived (see ``effective_settings``).
 SETTINGS: dict[str, Any] = {
@@ -67,7 +100,7 @@ SETTINGS: dict[str, Any] = {
     "allow_emulated": False,  # count bench rows measured under emulation (qemu): never board figures
 }
 
-TOP_TABLES = ("model", "target")
+TOP_TABLES = ("model", "target", "growth")
 
 
 def suggest(key: str, known: list[str] | tuple[str, ...]) -> str:
@@ -84,25 +117,62 @@ def _number(value: Any) -> bool:
 
 def check_limit_value(key: str, value: Any, where: str) -> float | int:
     """Validate one limit value against its unit; return it normalised (ints for bytes and counts)."""
-    spec = LIMITS[key]
-    unit = UNITS[spec.kind]
+    return check_number(key, LIMITS[key].kind, value, where)
+
+
+def check_number(key: str, kind: str, value: Any, where: str) -> float | int:
+    """Validate a number of unit ``kind`` (see :data:`UNITS`); return it normalised (ints for bytes and counts)."""
+    unit = UNITS[kind]
     if isinstance(value, str):
         raise BudgetError(f"{where}: {key} = {value!r} is text; write a plain number in {unit} "
                           f"(the unit is in the key name)")
     if not _number(value) or not math.isfinite(value):
         raise BudgetError(f"{where}: {key} = {value!r}: expected {unit}")
-    if spec.kind in ("bytes", "count"):
+    if kind in ("bytes", "count"):
         if isinstance(value, float) and not value.is_integer():
             raise BudgetError(f"{where}: {key} = {value!r}: expected {unit}, not a number with decimals")
         value = int(value)
-    if spec.kind == "fraction" and not 0.0 <= value <= 1.0:
+    return _check_range(key, kind, value, where)
+
+
+def _growth_keys_for(metric: str) -> list[str]:
+    """The growth keys that make sense for a metric: drop points for accuracy, percent (and bytes) else."""
+    spec = METRICS[metric]
+    if spec.worse == "down":
+        return ["max_drop_points", "warn_drop_points"]
+    return ["max_growth_percent", "warn_growth_percent"] + (
+        ["max_growth_bytes", "warn_growth_bytes"] if spec.kind == "bytes" else [])
+
+
+def validate_growth(tables: Any, where: str) -> dict[str, dict[str, float | int]]:
+    """Validate ``[growth.METRIC]`` tables: known metrics, keys that fit the metric, numbers in their unit."""
+    if not isinstance(tables, dict) or not all(isinstance(v, dict) for v in tables.values()):
+        raise BudgetError(f"{where}: [growth] must hold one table per metric, e.g. [growth.file_bytes]")
+    out: dict[str, dict[str, float | int]] = {}
+    for metric, table in tables.items():
+        if metric not in METRICS:
+            raise BudgetError(f"{where}: [growth.{metric}]: unknown metric{suggest(metric, list(METRICS))}")
+        allowed = _growth_keys_for(metric)
+        out[metric] = {}
+        for key, value in table.items():
+            if key not in allowed:
+                raise BudgetError(f"{where} [growth.{metric}]: {key!r} does not apply to {metric} "
+                                  f"(keys: {', '.join(allowed)})")
+            out[metric][key] = check_number(key, GROWTH_KEYS[key], value, f"{where} [growth.{metric}]")
+    return out
+
+
+def _check_range(key: str, kind: str, value: float | int, where: str) -> float | int:
+    """Refuse a value outside its unit's range (fractions, kappa, points; nothing negative but kappa)."""
+    unit = UNITS[kind]
+    if kind == "fraction" and not 0.0 <= value <= 1.0:
         hint = f" (did you mean {value / 100:g}?)" if 1.0 < value <= 100.0 else ""
         raise BudgetError(f"{where}: {key} = {value!r}: expected {unit}{hint}")
-    if spec.kind == "kappa" and not -1.0 <= value <= 1.0:
+    if kind == "kappa" and not -1.0 <= value <= 1.0:
         raise BudgetError(f"{where}: {key} = {value!r}: expected {unit}")
-    if spec.kind == "points" and not 0.0 <= value <= 100.0:
+    if kind == "points" and not 0.0 <= value <= 100.0:
         raise BudgetError(f"{where}: {key} = {value!r}: expected {unit}")
-    if value < 0 and spec.kind != "kappa":
+    if value < 0 and kind != "kappa":
         raise BudgetError(f"{where}: {key} = {value!r}: must not be negative ({unit})")
     return value
 
@@ -140,7 +210,9 @@ def validate_table(table: dict[str, Any], where: str, allowed_tables: tuple[str,
     known = list(LIMITS) + [k for k in SETTINGS if allow_extends or k != "extends"] + list(allowed_tables)
     out: dict[str, Any] = {}
     for key, value in table.items():
-        if key in allowed_tables:
+        if key in allowed_tables and key == "growth":
+            out[key] = validate_growth(value, where)
+        elif key in allowed_tables:
             if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
                 raise BudgetError(f"{where}: [{key}] must hold named tables, e.g. [{key}.NAME]")
             out[key] = value

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 
 HELP = "benchmark exported models (latency, memory, size, accuracy); bundle for / merge from ARM boards"
@@ -22,8 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     mode.add_argument("--run", help="run folder with a finished export stage")
     mode.add_argument("--from-bundle", metavar="TAR", help="bundle made by --bundle (needs --out)")
     mode.add_argument("--merge", nargs="+", metavar="RESULTS_JSON", help="results.json files of several devices (needs --out)")
-    p.add_argument("--bundle", metavar="OUT_TAR", help="with --run: write a bundle instead of benching")
-    p.add_argument("--out", help="folder for --from-bundle, markdown file for --merge")
+    p.add_argument("--bundle", metavar="OUT_TAR", help="with --run: write a bundle instead of benching (a file; not '-')")
+    p.add_argument("--out", help="folder for --from-bundle (not '-'); markdown file for --merge, '-' = print the "
+                                 "merged table to standard output only")
     p.add_argument("--preset", default=None,
                    help="config preset or TOML file (default: the config recorded in the export manifest)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -66,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--from-bundle and --merge need --out")
     if args.bundle and not args.run:
         raise ConfigError("--bundle needs --run")
+    _refuse_stdout(args)
     if args.merge:
         return _merge(args)
     if args.from_bundle:
@@ -73,30 +76,39 @@ def run(args: argparse.Namespace) -> int:
     return _run(args)
 
 
+def _refuse_stdout(args: argparse.Namespace) -> None:
+    """``-`` (standard output) makes sense for the merged table only: a bundle is a tar file, --from-bundle a folder."""
+    from sleepedge.config.settings import ConfigError
+
+    if args.from_bundle and args.out == "-":
+        raise ConfigError("--out -: --from-bundle unpacks into a folder and writes DIR/bench/; "
+                          "standard output cannot hold it, name a folder")
+    if args.bundle == "-":
+        raise ConfigError("--bundle -: a bundle is a tar file for the board; name a file, not standard output")
+
+
 def _merge(args: argparse.Namespace) -> int:
     from sleepedge.firmware_bench import merge_markdown
     from sleepedge.run.manifest import atomic_write_text
 
+    if args.out != "-" and Path(args.out).exists() and not args.overwrite:  # refused before any file is read
+        raise FileExistsError(f"{args.out}: exists; refusing to overwrite (pass --overwrite to replace it)")
     text = merge_markdown(args.merge)
+    if args.out == "-":  # standard output: the table alone, no file written
+        sys.stdout.write(text)
+        return 0
     atomic_write_text(args.out, text, overwrite=args.overwrite)
     print(text)
     return 0
 
 
 def _from_bundle(args: argparse.Namespace) -> int:
-    import tarfile
-    import zlib
-
-    from sleepedge.core.errors import DataError
     from sleepedge.firmware_bench import bench_from_bundle
+    from sleepedge.firmware_bench.bundle import recorded_export_manifest, refuse_symlinks
 
-    try:
-        with tarfile.open(args.from_bundle) as tar:
-            recorded = _recorded_bench(tar.extractfile("export/manifest.json").read())
-    except FileNotFoundError:
-        raise
-    except (OSError, KeyError, AttributeError, EOFError, tarfile.TarError, zlib.error) as exc:
-        raise DataError(f"{args.from_bundle}: not a sleepedge bench bundle ({exc})") from exc
+    refuse_symlinks(Path(args.out))  # before the run lock is taken there: nothing is written through a link
+    # the archive is checked against the bundle limits (docs/raspberry-pi.md) before its manifest is read
+    recorded = _recorded_bench(recorded_export_manifest(args.from_bundle))
     rows = bench_from_bundle(args.from_bundle, args.out, _settings(args, recorded), overwrite=args.overwrite)
     return _print_results(Path(args.out) / "bench", rows)
 

@@ -38,16 +38,24 @@ def _add_dataset_arguments(p: argparse.ArgumentParser) -> None:
     add_config_arguments(p)
     add_data_arguments(p)
     p.add_argument("--cache-dir", default=None, help="prepared-epoch cache folder (default: see data.cache_dir)")
-    p.add_argument("--subjects", default=None, help="Sleep-EDF subjects, e.g. 0-19 or 0,3 (default: the preset's)")
+    p.add_argument("--subjects", default=None,
+                   help="Sleep-EDF subject numbers (0-82), e.g. 0-19 or 0,3; 0 is subject 0 (SC40xx), not a count; "
+                        "info lists only their nights (default: the preset's for prepare, every night for info); "
+                        "not for --dataset synthetic (use --set data.synthetic_subjects=N)")
 
 
 def _data_config(args: argparse.Namespace):
     cfg = resolve_config(args).data
     if args.cache_dir:
         cfg.cache_dir = args.cache_dir
-    if args.subjects:
+    if args.subjects is not None:
         from sleepedge.train.fetch import parse_subjects
 
+        if cfg.dataset == "synthetic":
+            from sleepedge.config.settings import ConfigError
+
+            raise ConfigError(f"--subjects {args.subjects!r}: names Sleep-EDF subjects and means nothing for the "
+                              "synthetic dataset; set how many with --set data.synthetic_subjects=N")
         cfg.subjects = parse_subjects(args.subjects)
         _check_subjects(cfg.subjects, "--subjects")
     return cfg
@@ -112,8 +120,28 @@ def _run_info(args: argparse.Namespace) -> int:
         return 0
     from sleepedge.train.data_report import data_info, format_info
 
-    print(format_info(data_info(cfg)))
+    info = data_info(cfg)
+    if args.subjects is not None:  # only the nights of the subjects asked for (never silently every night)
+        info = _only_subjects(info, cfg.subjects)
+    print(format_info(info))
     return 0
+
+
+def _only_subjects(info: dict, subjects: list[int]) -> dict:
+    """:func:`~sleepedge.train.data_report.data_info` restricted to the records of ``subjects``."""
+    from sleepedge.core.errors import DataError
+    from sleepedge.train.sleep_edf import record_subject_night
+
+    wanted = set(subjects)
+
+    def keep(rec: str) -> bool:
+        try:
+            return record_subject_night(rec)[0] in wanted
+        except DataError:  # a cache entry of no Sleep-EDF record name belongs to no subject
+            return False
+    return {**info, "records": {rec: r for rec, r in info["records"].items() if keep(rec)},
+            "cache_entries": [rec for rec in info["cache_entries"] if keep(rec)],
+            "stale_cache_entries": [rec for rec in info["stale_cache_entries"] if keep(rec)]}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -44,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
     with use(executor_spec(args)):
         if args.folds is not None:
             return _run_folds(args, cfg, stages)
+        from sleepedge.pipeline.kfold import refuse_other_kind
+
+        refuse_other_kind(args.out, kfold=False)  # a plain run never goes into a k-fold folder
         outcomes = run_pipeline(args.out, cfg, overwrite=args.overwrite, stages=stages)
     print(outcome_table(outcomes))
     verdict = budget_verdict(args.out)

@@ -38,8 +38,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "or an export model folder (RUN/export/<model>) with --format")
     p.add_argument("--format", default=None, help="with a model folder: export format (default: stream_tflite_int8, "
                                                     "else tflite_int8, stream_onnx_fp32, onnx_fp32)")
-    p.add_argument("--out", required=True, help="output folder (one .hypnogram.csv/.edf/.png per recording, predict.json)")
+    p.add_argument("--out", required=True, help="output folder, written whole like a stage (one .hypnogram.csv/.edf/.png "
+                                               "per recording, predict.json, manifest.json)")
     p.add_argument("--channel", default="EEG Fpz-Cz", help="EEG channel to read (default: EEG Fpz-Cz)")
+    p.add_argument("--allow-non-eeg", action="store_true",
+                   help="score a channel whose physical dimension is not a voltage (its values taken as microvolts)")
     p.add_argument("--resample", action="store_true", help="resample a channel recorded at another rate (else refused)")
     p.add_argument("--mode", choices=("window", "online"), default="window",
                    help="window: windows of L epochs (the default); online: a streaming pair's firmware loop, "
@@ -48,21 +51,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--against", metavar="CHECKPOINT", help="also score with this PyTorch checkpoint and report agreement")
     p.add_argument("--threads", type=_count(1), default=1, help="inference threads (default 1)")
     p.add_argument("--no-png", action="store_true", help="skip the figure (no matplotlib needed)")
-    p.add_argument("--overwrite", action="store_true", help="replace hypnogram files already in --out")
+    p.add_argument("--allow-untrained", action="store_true",
+                   help="score with an untrained model (random weights, per its provenance); refused otherwise")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a finished predict folder at --out (kept until the new one is complete)")
 
 
 def run(args: argparse.Namespace) -> int:
     from sleepedge.predict.model import load_model
+    from sleepedge.predict.provenance_check import refuse_untrained
     from sleepedge.predict.run import predict_paths
 
     from sleepedge.core.errors import DataError
+    from sleepedge.run.transaction import refuse_finished
 
+    refuse_finished(args.out, args.overwrite)  # before loading the model; checked again under the folder's lock
     model = load_model(args.model, threads=args.threads, fmt=args.format)
     log.info("model: %s", model.describe())
+    refuse_untrained(model, args.allow_untrained)  # random weights: exit 2 unless --allow-untrained
     if args.lag is not None and not (args.mode == "online" and args.lag < model.seq_len):
         raise DataError(f"--lag {args.lag}: only with --mode online, and below the model's window of {model.seq_len} epochs")
     summary = predict_paths(model, args.inputs, args.out, channel=args.channel, resample=args.resample, mode=args.mode,
-                            lag=args.lag, against=args.against, png=not args.no_png, overwrite=args.overwrite)
+                            lag=args.lag, against=args.against, png=not args.no_png, overwrite=args.overwrite,
+                            allow_non_eeg=args.allow_non_eeg)
     for n in summary["nights"]:
         agree = f"  agreement with PyTorch {n['agreement_torch']:.1%}" if "agreement_torch" in n else ""
         print(f"{n['recording']}: {n['epochs']} epochs ({n['hours']:.1f} h), scored in {n['score_s']:.2f} s, "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -19,6 +20,7 @@ from sleepedge.core.errors import ConfigError
 log = logging.getLogger(__name__)
 KINDS = ("local", "ray")
 EXTRA_HINT = "pip install 'sleepedge[distributed]'"
+MAX_RESOURCE = 1_000_000  # CPUs, GPUs or retries per task / per local Ray: beyond any machine, a typo
 
 
 @dataclass(frozen=True)
@@ -63,13 +65,37 @@ def validate(spec: ExecutorSpec) -> ExecutorSpec:
     """``spec`` when usable; ``ConfigError`` naming the setting (or the extra to install) otherwise."""
     if spec.kind not in KINDS:
         raise ConfigError(f"--executor: unknown executor {spec.kind!r} (known: {', '.join(KINDS)})")
-    if spec.cpus_per_task < 0 or (spec.gpus_per_task is not None and spec.gpus_per_task < 0) or spec.max_retries < 0:
-        raise ConfigError("--cpus-per-task, --gpus-per-task and --max-retries must be >= 0")
+    _check_numbers(spec)
     if spec.kind == "local" and spec.address:
         raise ConfigError("--ray-address needs --executor ray")
     if spec.kind == "ray":
         import_ray()
     return spec
+
+
+def _check_resource(flag: str, value: float | None, minimum: float) -> None:
+    """A finite number >= ``minimum``; above 1 a whole number (Ray's rule for resource quantities)."""
+    if value is None:
+        return
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise ConfigError(f"{flag} {value!r}: expected a finite number")
+    if value < minimum:
+        raise ConfigError(f"{flag} {value}: must be >= {minimum:g}")
+    if value > 1 and value != int(value):
+        raise ConfigError(f"{flag} {value}: a quantity above 1 must be a whole number (Ray allows fractions below 1 only)")
+    if value > MAX_RESOURCE:
+        raise ConfigError(f"{flag} {value}: more than {MAX_RESOURCE} per task or Ray is not a plausible setting")
+
+
+def _check_numbers(spec: ExecutorSpec) -> None:
+    """Every numeric setting finite and in range, named by its command-line flag."""
+    _check_resource("--cpus-per-task", spec.cpus_per_task, 0)
+    _check_resource("--gpus-per-task", spec.gpus_per_task, 0)
+    _check_resource("--ray-cpus", spec.num_cpus, 1)
+    _check_resource("--max-retries", spec.max_retries, 0)
+    for flag, value in (("--ray-cpus", spec.num_cpus), ("--max-retries", spec.max_retries)):
+        if value is not None and value != int(value):
+            raise ConfigError(f"{flag} {value}: expected a whole number")
 
 
 def import_ray():

@@ -25,6 +25,29 @@ from sleepedge.run.manifest import atomic_write_json, atomic_write_text
 log = logging.getLogger(__name__)
 FOLD_STAGES = ("train", "compress", "export")  # every fold
 DEPLOYED_STAGES = ("bench", "check")  # the deployed fold only
+KFOLD_ENTRIES = ("kfold.json", "kfold.md", "folds")  # what marks a k-fold run folder
+# What marks a plain run folder: its stages (finished or being built) and the files the pipeline writes.
+PLAIN_RUN_ENTRIES = tuple(f"{prefix}{stage}{suffix}" for stage in FOLD_STAGES + DEPLOYED_STAGES
+                          for prefix, suffix in (("", ""), (".", ".partial"))) + ("config.json", "pipeline.json")
+
+
+def _entries_of(run: Path, names: tuple[str, ...]) -> list[str]:
+    return [name for name in names if (run / name).exists()] if run.is_dir() else []
+
+
+def refuse_other_kind(run_dir: str | Path, kfold: bool) -> None:
+    """Refuse a k-fold run into a folder holding a plain run, and a plain run into a k-fold folder.
+
+    The two kinds share names (``report.md``, the lock) but not a layout: mixed, the plain run's stages
+    would sit beside ``folds/`` and each run's report would describe half of the folder.
+    """
+    run = Path(run_dir)
+    other = _entries_of(run, PLAIN_RUN_ENTRIES if kfold else KFOLD_ENTRIES)
+    if not other:
+        return
+    held, wanted = ("a plain pipeline run", "--folds") if kfold else ("a k-fold run", "a plain pipeline")
+    raise ConfigError(f"{run}: holds {held} ({', '.join(other)}); {wanted} cannot share its folder: "
+                      f"use another --out folder{'' if kfold else ' or rerun it with the same --folds'}")
 
 
 def n_folds(cfg: Config, folds: int | str) -> int:
@@ -96,6 +119,7 @@ def run_kfold(run_dir: str | Path, cfg: Config, folds: int | str, stages: tuple[
     per_fold = tuple(s for s in FOLD_STAGES if s in stages)
     if "train" not in per_fold or "compress" not in per_fold:
         raise ConfigError("--folds needs the train and compress stages (the aggregate compares their test scores)")
+    refuse_other_kind(run, kfold=True)
     cfgs = fold_configs(cfg, k)
     for c in cfgs:  # every key in range and every fold's split possible: refused before any fold starts
         validate_split(validate_config(c))

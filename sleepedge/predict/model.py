@@ -3,7 +3,9 @@
 A file's kind is read from its tensors, so no manifest is needed: a window model maps ``(1, L, 1, S)``
 to ``(1, L, C)``; a feature model maps ``(1, 1, 1, S)`` to ``(1, F)``; a head maps ``(1, L, 1, F)`` to
 ``(1, L, C)``. An export folder of one model (``RUN/export/compressed``) is resolved through the export
-manifest with ``fmt``.
+manifest with ``fmt``, and each file it uses is checked against the sha256 that manifest records. Every
+file is loaded and run once in a child process before it is loaded here (a damaged .tflite can crash
+the interpreter).
 """
 from __future__ import annotations
 
@@ -17,8 +19,10 @@ from sleepedge.core.errors import DataError
 from sleepedge.firmware_bench.runner import Runner
 from sleepedge.firmware_bench.runtimes import ONNXRUNTIME, load_runner, resolve_tflite
 from sleepedge.firmware_bench.stream import PairRunner
+from sleepedge.predict.provenance_check import model_provenance
 
 DEFAULT_FORMATS = ("stream_tflite_int8", "tflite_int8", "stream_onnx_fp32", "onnx_fp32")
+_CHECK_WORDING = "; the check counts a model only when it runs"
 
 
 @dataclass
@@ -32,6 +36,7 @@ class ExportedModel:
     files: list[Path]
     runtime: str
     info: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] | None = None  # read at load (sleepedge.predict.provenance_check); None: unknown
 
     def describe(self) -> str:
         what = "streaming pair" if self.kind == "pair" else "window model"
@@ -50,12 +55,29 @@ def _runtime_for(path: Path) -> str:
 
 
 def _load(path: Path, runtime: str, threads: int) -> Runner:
+    """Load ``path`` in this process, after :func:`verify_in_child` has loaded and run it in a child."""
     if not path.is_file():
         raise DataError(f"{path}: model file not found")
+    verify_in_child(path)
     try:
         return load_runner(runtime, path, threads, False)
     except Exception as exc:  # runtimes raise many types for a damaged file
         raise DataError(f"{path}: {runtime} cannot load it ({type(exc).__name__}: {exc})") from exc
+
+
+def verify_in_child(path: Path) -> None:
+    """Load ``path`` and run one inference in a child process first (:func:`sleepedge.check.loadcheck.verify_loads`).
+
+    A truncated or corrupted .tflite can make the interpreter segfault or raise a bus error while loading,
+    which no ``except`` catches: it would kill this process with nothing printed. In a child, the crash
+    becomes a :class:`DataError` naming the file.
+    """
+    from sleepedge.check.loadcheck import verify_loads
+
+    try:
+        verify_loads(path)
+    except DataError as exc:  # the loader words its refusal for `sleepedge check`
+        raise DataError(str(exc).replace(_CHECK_WORDING, "; not loaded")) from None
 
 
 def _shapes(r: Runner) -> tuple[list[int], list[int]]:
@@ -80,9 +102,29 @@ def resolve_folder(folder: Path, fmt: str | None) -> list[Path]:
     row = have[name]
     try:
         rels = [row["files"]["features"], row["files"]["head"]] if row.get("files") else [row["file"]]
-        return [folder.parent / r for r in rels]
     except (KeyError, TypeError):
         raise DataError(f"{manifest}: row {folder.name}/{name} names no file") from None
+    return [verified_output(folder.parent, rel) for rel in rels]
+
+
+def verified_output(export_dir: Path, rel: object) -> Path:
+    """``export_dir/rel``, checked against the sha256 the export manifest records for it.
+
+    Raises
+    ------
+    DataError
+        The manifest lists no output at ``rel``.
+    ManifestError
+        The file differs from its recorded sha256 (named in the message).
+    """
+    from sleepedge.run.manifest import read_manifest, verified_file
+
+    outputs = read_manifest(export_dir, verify=False)["outputs"]
+    entry = next((e for e in outputs.values() if e["path"] == rel), None)
+    if entry is None:
+        raise DataError(f"{export_dir / str(rel)}: not an output of {export_dir / 'manifest.json'}; its sha256 "
+                        "cannot be checked")
+    return verified_file(export_dir, entry, "exported model file")
 
 
 def load_model(paths: list[str | Path], threads: int = 1, fmt: str | None = None) -> ExportedModel:
@@ -91,12 +133,18 @@ def load_model(paths: list[str | Path], threads: int = 1, fmt: str | None = None
     Raises
     ------
     DataError
-        Missing or unreadable file, an unknown suffix, a feature model without its head, shapes that do
-        not fit together.
+        Missing or unreadable file (each is first loaded and run in a child process, so a file that
+        crashes its runtime is refused too), an unknown suffix, a feature model without its head, shapes
+        that do not fit together, ``fmt`` without a model folder.
+    ManifestError
+        A model folder's file differs from the sha256 its export manifest records.
     """
     files = [Path(p) for p in paths]
+    folder = files[0] if len(files) == 1 and files[0].is_dir() else None
     if len(files) == 1 and files[0].is_dir():
         files = resolve_folder(files[0], fmt)
+    elif fmt is not None:
+        raise DataError(f"{files[0]}: --format applies to a model folder (RUN/export/<model>), not to model files")
     if len(files) not in (1, 2):
         raise DataError(f"--model: give one window model or the two files of a streaming pair, got {len(files)}")
     runtimes = {_runtime_for(p) for p in files}
@@ -104,9 +152,9 @@ def load_model(paths: list[str | Path], threads: int = 1, fmt: str | None = None
         raise DataError(f"{files[0]} and {files[1]}: a streaming pair's two files must be of one kind (.onnx or .tflite)")
     runtime = runtimes.pop()
     runners = [_load(p, runtime, threads) for p in files]
-    if len(files) == 1:
-        return _window(files[0], runners[0], runtime)
-    return _pair(files, runners, runtime)
+    model = _window(files[0], runners[0], runtime) if len(files) == 1 else _pair(files, runners, runtime)
+    model.provenance = model_provenance(model.files, folder)
+    return model
 
 
 def _window(path: Path, runner: Runner, runtime: str) -> ExportedModel:

@@ -1,7 +1,8 @@
 """The hypnogram of one recording as CSV, as EDF+ annotations and as a PNG.
 
-CSV: ``epoch, onset_s, onset_time, stage, p_W, p_N1, p_N2, p_N3, p_REM`` (onset from the recording
-start; clock time from the EDF header). EDF+: an annotations-only file like Sleep-EDF's hypnograms,
+CSV: ``# `` comment lines first (the model's provenance and the recording's input check,
+:mod:`.provenance_check`), then ``epoch, onset_s, onset_time, stage, p_W, p_N1, p_N2, p_N3, p_REM`` (onset
+from the recording start; clock time from the EDF header). EDF+: an annotations-only file like Sleep-EDF's hypnograms,
 one annotation per run of equal stages, in Sleep-EDF's wording (``Sleep stage W/1/2/3/R``), so the
 training reader reads it back; written with edfio (a maintained EDF writer, already used by MNE's
 EDF export). PNG: hypnogram and stage probabilities with matplotlib.
@@ -23,9 +24,10 @@ EDF_TEXT = ("Sleep stage W", "Sleep stage 1", "Sleep stage 2", "Sleep stage 3", 
 _LEVEL = {0: 0, 4: 1, 1: 2, 2: 3, 3: 4}  # plot order as clinicians draw it: W, REM, N1, N2, N3
 
 
-def hypnogram_csv(stages: np.ndarray, probs: np.ndarray, start: _dt.datetime) -> str:
-    """The CSV text: one line per epoch."""
+def hypnogram_csv(stages: np.ndarray, probs: np.ndarray, start: _dt.datetime, comments: list[str] | None = None) -> str:
+    """The CSV text: ``# `` comment lines (model provenance, input check), the header, one line per epoch."""
     buf = io.StringIO()
+    buf.writelines(f"# {c}\n" for c in comments or [])
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["epoch", "onset_s", "onset_time", "stage", *[f"p_{s}" for s in STAGES]])
     for k, (s, p) in enumerate(zip(stages, probs)):
@@ -87,9 +89,12 @@ def plot_hypnogram(path: Path, stages: np.ndarray, probs: np.ndarray, title: str
 
 
 def write_outputs(out: Path, stem: str, stages: np.ndarray, probs: np.ndarray, start: _dt.datetime, title: str,
-                  reference: np.ndarray | None = None, png: bool = True, overwrite: bool = False) -> dict[str, Path]:
-    """``<stem>.hypnogram.csv``, ``.hypnogram.edf`` and (``png``) ``.hypnogram.png`` in ``out``."""
-    files = {"csv": atomic_write_text(out / f"{stem}.hypnogram.csv", hypnogram_csv(stages, probs, start), overwrite),
+                  reference: np.ndarray | None = None, png: bool = True, overwrite: bool = False,
+                  comments: list[str] | None = None) -> dict[str, Path]:
+    """``<stem>.hypnogram.csv`` (``comments`` as leading ``# `` lines), ``.hypnogram.edf`` and (``png``)
+    ``.hypnogram.png`` in ``out``."""
+    csv_text = hypnogram_csv(stages, probs, start, comments)
+    files = {"csv": atomic_write_text(out / f"{stem}.hypnogram.csv", csv_text, overwrite),
              "edf": write_edf_annotations(out / f"{stem}.hypnogram.edf", stages, start, overwrite)}
     if png:
         files["png"] = plot_hypnogram(out / f"{stem}.hypnogram.png", stages, probs, title, reference, overwrite)

@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
 def current_umask() -> int:
@@ -107,17 +107,26 @@ def atomic_copy(src: str | Path, dst: str | Path, overwrite: bool = False) -> Pa
     dst = Path(dst)
     if dst.exists() and not overwrite:
         raise _refuse_existing(dst)
-    fd, tmp = _temp_beside(dst)
+    with open(src, "rb") as s:
+        return atomic_write_stream(dst, s, overwrite)
+
+
+def atomic_write_stream(path: str | Path, src: BinaryIO, overwrite: bool = False) -> Path:
+    """As :func:`atomic_write_bytes`, copying the binary file object ``src`` in chunks (never all in memory)."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise _refuse_existing(path)
+    fd, tmp = _temp_beside(path)
     try:
-        with os.fdopen(fd, "wb") as f, open(src, "rb") as s:
-            shutil.copyfileobj(s, f)
+        with os.fdopen(fd, "wb") as f:
+            shutil.copyfileobj(src, f)
             f.flush()
             os.fsync(f.fileno())
-        _publish(tmp, dst, overwrite)
+        _publish(tmp, path, overwrite)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return dst
+    return path
 
 
 def _json_default(o: Any) -> Any:

@@ -58,6 +58,9 @@ def run_pipeline(out: str | Path, config: Config | None = None, *, stages: Seque
         from sleepedge.pipeline.kfold import run_kfold
 
         return run_kfold(out, cfg, folds, stages=chosen, overwrite=overwrite)
+    from sleepedge.pipeline.kfold import refuse_other_kind
+
+    refuse_other_kind(out, kfold=False)  # as the command: a plain run never goes into a k-fold folder
     return _run(out, cfg, overwrite=overwrite, stages=chosen)
 
 
@@ -85,13 +88,17 @@ def load_model(path: str | Path, *more: str | Path, threads: int = 1, format: st
     return _load([path, *more], threads=threads, fmt=format)
 
 
-def predict_recordings(model, recordings: Sequence[str | Path], out: str | Path, **options: Any) -> dict[str, Any]:
+def predict_recordings(model, recordings: Sequence[str | Path], out: str | Path, *, allow_untrained: bool = False,
+                       **options: Any) -> dict[str, Any]:
     """Score EDF recordings (files or folders) into ``out`` (``sleepedge predict``); returns ``predict.json``.
 
-    ``model`` is from :func:`load_model`. ``options`` are those of
+    ``model`` is from :func:`load_model`. An untrained model (random weights, per its provenance) is
+    refused unless ``allow_untrained``, as by the command. ``options`` are those of
     :func:`sleepedge.predict.run.predict_paths`: ``channel``, ``resample``, ``mode``, ``lag``, ``against``,
-    ``png``, ``overwrite``.
+    ``png``, ``overwrite``, ``allow_non_eeg``.
     """
+    from sleepedge.predict.provenance_check import refuse_untrained
     from sleepedge.predict.run import predict_paths
 
+    refuse_untrained(model, allow_untrained)
     return predict_paths(model, list(recordings), out, **options)

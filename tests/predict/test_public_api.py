@@ -67,3 +67,14 @@ def test_api_names_stay_functions_after_every_subpackage_is_imported():
                 "compress", "export", "firmware_bench"):
         importlib.import_module(f"sleepedge.{sub}")
     assert all(inspect.isfunction(getattr(sleepedge, name)) for name in sleepedge.__all__)
+
+
+def test_predict_recordings_refuses_an_untrained_model_like_the_command(tmp_path):
+    from types import SimpleNamespace
+
+    from sleepedge.core.errors import DataError
+
+    untrained = SimpleNamespace(provenance={"untrained": True}, files=[tmp_path / "dsn.onnx"])
+    with pytest.raises(DataError, match="untrained"):
+        sleepedge.predict_recordings(untrained, [tmp_path / "night.edf"], out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -7,6 +7,7 @@ exactly one succeeds (the other is told the file exists). ``sleepedge.run.manife
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import shutil
@@ -78,20 +79,7 @@ def atomic_write_bytes(path: str | Path, data: bytes, overwrite: bool = False) -
     true (otherwise ``FileExistsError`` names it, also when another process created it meanwhile).
     The file gets the mode the umask allows, as with ``open()``.
     """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise _refuse_existing(path)
-    fd, tmp = _temp_beside(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        _publish(tmp, path, overwrite)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_stream(path, io.BytesIO(data), overwrite)
 
 
 def atomic_write_text(path: str | Path, text: str, overwrite: bool = False) -> Path:

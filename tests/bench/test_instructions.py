@@ -5,6 +5,7 @@ valgrind must be installed (``apt-get install valgrind``): the tests that run it
 """
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -144,8 +145,7 @@ def first_count(int8_file) -> dict:
 
 
 @pytest.mark.slow
-def test_the_count_has_its_fields_and_repeats_within_half_a_percent(int8_file, first_count):
-    again = instructions_per_epoch(int8_file, calls=3)
+def test_the_count_has_its_fields(int8_file, first_count):
     assert set(first_count) == KEYS
     assert first_count["epochs_per_call"] == input_shape(int8_file)[1] == 3
     assert first_count["calls"] == 3 and first_count["tool"].startswith("valgrind-")
@@ -153,25 +153,27 @@ def test_the_count_has_its_fields_and_repeats_within_half_a_percent(int8_file, f
     per_call = (first_count["instructions_total_n"] - first_count["instructions_total_0"]) / 3
     assert first_count["instructions_per_call"] == pytest.approx(per_call)
     assert first_count["instructions_per_epoch"] == pytest.approx(per_call / 3)
-    assert relative_gap(first_count, again) <= TOLERANCE, (first_count, again)
 
 
 @pytest.mark.slow
-def test_the_count_repeats_while_another_process_loads_the_cpu(int8_file, first_count):
+def test_a_second_run_under_load_repeats_within_half_a_percent_and_tflite_micro_is_counted(int8_file, first_count):
+    """The second run of the same file shares the 2 cores with a busy loop and with a TFLite Micro count of
+    the same file (the load, and the TFLM measurement, at once). TFLite Micro runs reference kernels: it
+    executes more instructions than TFLite's optimised ones (35x on the tiny DeepSleepNet)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    have_tflm = importlib.util.find_spec("tflite_micro") is not None
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
-        loaded = instructions_per_epoch(int8_file, calls=3)
+        with ThreadPoolExecutor(2) as pool:
+            tflm = pool.submit(instructions_per_epoch, int8_file, runtime="tflm", calls=2) if have_tflm else None
+            loaded = instructions_per_epoch(int8_file, calls=3)
+            tflm = tflm.result() if tflm else None
     finally:
         busy.kill()
         busy.wait()
     assert relative_gap(first_count, loaded) <= TOLERANCE, (first_count, loaded)
-
-
-@pytest.mark.slow
-def test_tflite_micro_is_counted_too(int8_file, first_count):
-    """TFLite Micro runs reference kernels: on the same file it executes more instructions than TFLite's
-    optimised ones (35x on the tiny DeepSleepNet); one measurement, same fields."""
-    pytest.importorskip("tflite_micro")
-    tflm = instructions_per_epoch(int8_file, runtime="tflm", calls=2)
+    if tflm is None:
+        pytest.skip("tflite-micro is not installed: the TFLite Micro count was not taken")
     assert set(tflm) == KEYS and tflm["epochs_per_call"] == 3
     assert tflm["instructions_per_epoch"] > first_count["instructions_per_epoch"]

@@ -192,7 +192,7 @@ def instructions_per_epoch(path: str | Path, runtime: str = "tflite", calls: int
         valgrind is not installed (naming ``apt-get install valgrind``); the file is not a TFLite model; the
         run failed, was killed, timed out, or its output could not be read (naming the file).
     """
-    path = Path(path)
+    path = Path(path).absolute()  # the child runs in a scratch folder: a relative path would not resolve there
     tool, runtime, epochs = _prepare(path, runtime, calls)
     deadline = time.monotonic() + timeout_s
     total_n = count_run(path, runtime, calls, deadline)

@@ -66,8 +66,13 @@ def _large_branch() -> BranchArch:
 class DeepSleepNetArch:
     """Every width of DeepSleepNet. Defaults are the paper configuration (Supratak et al. 2017).
 
-    ``shortcut_out`` is the width of the fully connected shortcut; it is added to the BiLSTM output,
-    so it must equal ``lstm_hidden * 2`` (checked).
+    ``shortcut_out`` is the width of the fully connected shortcut; it is added to the LSTM output,
+    so it must equal ``lstm_hidden * directions`` (checked).
+
+    ``bidirectional=False`` is the causal head of a wearable that streams (:mod:`sleepedge.models.causal`):
+    a unidirectional LSTM whose decision for epoch ``t`` is made after epoch ``t + lookahead``. Both keys
+    are left out of :meth:`to_dict` at their defaults, so the architecture of a bidirectional model (and
+    every checkpoint, manifest and fingerprint that records it) reads as it always did.
     """
 
     small: BranchArch = field(default_factory=_small_branch)
@@ -78,15 +83,24 @@ class DeepSleepNetArch:
     n_classes: int = 5
     epoch_samples: int = 3000
     dropout: float = 0.5
+    bidirectional: bool = True
+    lookahead: int = 0  # causal head only: epochs of signal after epoch t before its decision
 
     def __post_init__(self) -> None:
         if self.lstm_hidden < 1 or self.lstm_layers < 1:
             raise ValueError(f"lstm_hidden and lstm_layers must be >= 1 (got {self.lstm_hidden}, {self.lstm_layers})")
-        if self.shortcut_out != 2 * self.lstm_hidden:
+        if self.shortcut_out != self.directions * self.lstm_hidden:
             raise ValueError(
-                f"shortcut_out ({self.shortcut_out}) must equal 2 * lstm_hidden ({2 * self.lstm_hidden}):"
-                " the shortcut is added to the bidirectional LSTM output"
+                f"shortcut_out ({self.shortcut_out}) must equal {self.directions} * lstm_hidden"
+                f" ({self.directions * self.lstm_hidden}): the shortcut is added to the LSTM output"
             )
+        if self.lookahead < 0 or (self.bidirectional and self.lookahead):
+            raise ValueError(f"lookahead must be >= 0 and only set on a causal (unidirectional) head, got {self.lookahead}")
+
+    @property
+    def directions(self) -> int:
+        """2 for the bidirectional LSTM of DeepSleepNet, 1 for a causal head."""
+        return 2 if self.bidirectional else 1
 
     @property
     def cnn_features(self) -> int:
@@ -97,6 +111,8 @@ class DeepSleepNetArch:
         d = dataclasses.asdict(self)
         for b in ("small", "large"):
             d[b]["channels"] = list(d[b]["channels"])
+        if self.bidirectional:  # the defaults stay out: a bidirectional architecture reads as before
+            del d["bidirectional"], d["lookahead"]
         return d
 
     @classmethod
@@ -126,4 +142,10 @@ class DeepSleepNetArch:
         small = self.small if small_channels is None else dataclasses.replace(self.small, channels=tuple(small_channels))
         large = self.large if large_channels is None else dataclasses.replace(self.large, channels=tuple(large_channels))
         hidden = self.lstm_hidden if lstm_hidden is None else int(lstm_hidden)
-        return dataclasses.replace(self, small=small, large=large, lstm_hidden=hidden, shortcut_out=2 * hidden)
+        return dataclasses.replace(self, small=small, large=large, lstm_hidden=hidden, shortcut_out=self.directions * hidden)
+
+    def causal(self, lookahead: int = 0, lstm_hidden: int | None = None) -> "DeepSleepNetArch":
+        """The causal head of this model: the same CNN, a unidirectional LSTM (same or given hidden size)."""
+        hidden = self.lstm_hidden if lstm_hidden is None else int(lstm_hidden)
+        return dataclasses.replace(self, bidirectional=False, lookahead=int(lookahead), lstm_hidden=hidden,
+                                   shortcut_out=hidden)

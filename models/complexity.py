@@ -27,18 +27,18 @@ def _branch_macs(b: BranchArch, epoch_samples: int) -> int:
 
 
 def _lstm_params(a: DeepSleepNetArch) -> int:
-    n, inp, h = 0, a.cnn_features, a.lstm_hidden
+    n, inp, h, d = 0, a.cnn_features, a.lstm_hidden, a.directions
     for _ in range(a.lstm_layers):
-        n += 2 * (4 * h * (inp + h) + 8 * h)  # two directions; PyTorch keeps b_ih and b_hh
-        inp = 2 * h
+        n += d * (4 * h * (inp + h) + 8 * h)  # per direction; PyTorch keeps b_ih and b_hh
+        inp = d * h
     return n
 
 
 def _lstm_macs(a: DeepSleepNetArch) -> int:
-    n, inp, h = 0, a.cnn_features, a.lstm_hidden
+    n, inp, h, d = 0, a.cnn_features, a.lstm_hidden, a.directions
     for _ in range(a.lstm_layers):
-        n += 2 * 4 * h * (inp + h)
-        inp = 2 * h
+        n += d * 4 * h * (inp + h)
+        inp = d * h
     return n
 
 

@@ -88,7 +88,7 @@ class DeepSleepNet(nn.Module):
         self.feat_drop = nn.Dropout(arch.dropout)
         self.lstm = nn.LSTM(
             arch.cnn_features, arch.lstm_hidden, num_layers=arch.lstm_layers,
-            batch_first=True, bidirectional=True, dropout=arch.dropout if arch.lstm_layers > 1 else 0.0,
+            batch_first=True, bidirectional=arch.bidirectional, dropout=arch.dropout if arch.lstm_layers > 1 else 0.0,
         )
         self.shortcut = nn.Linear(arch.cnn_features, arch.shortcut_out, bias=False)
         self.shortcut_bn = nn.BatchNorm1d(arch.shortcut_out, eps=1e-3)
@@ -120,12 +120,20 @@ class DeepSleepNet(nn.Module):
         """Logits from cached CNN features: ``(batch, seq, cnn_features)`` -> ``(batch, seq, n_classes)``.
 
         BiLSTM, FC shortcut and classifier: the sequence head of the streaming export
-        (:mod:`sleepedge.models.streaming`), which runs on the features of the last epochs.
+        (:mod:`sleepedge.models.streaming`), which runs on the features of the last epochs. A causal head
+        (``arch.bidirectional`` False) runs its LSTM forward from a zero state over the whole input, which is
+        what its stateful export does one epoch at a time, and returns each epoch's decision: the output of
+        step ``min(t + lookahead, seq - 1)`` (:func:`sleepedge.models.stateful.decision_steps`).
         """
         b, t, f = feats.shape
         seq, _ = self.lstm(feats)
         short = torch.relu(self.shortcut_bn(self.shortcut(feats.reshape(b * t, f)))).reshape(b, t, -1)
-        return self.head(self.out_drop(seq + short))
+        logits = self.head(self.out_drop(seq + short))
+        if self.arch.lookahead:
+            from sleepedge.models.stateful import decision_steps
+
+            logits = logits[:, torch.from_numpy(decision_steps(t, self.arch.lookahead))]
+        return logits
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.sequence(self.features(x))

@@ -29,7 +29,9 @@ from sleepedge.firmware_bench.plot import plot_latency_vs_size
 from sleepedge.firmware_bench.report import results_markdown, rows_to_csv
 from sleepedge.firmware_bench.rows import build_rows
 from sleepedge.firmware_bench.settings import BenchSettings
-from sleepedge.firmware_bench.targets import BUNDLE_MANIFEST, build_targets, load_test_sample, locate_test_sample, read_export
+from sleepedge.firmware_bench.targets import (
+    BUNDLE_MANIFEST, build_targets, load_test_groups, load_test_sample, locate_test_sample, read_export,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,9 @@ def run_bench(run_dir: str | Path, settings: BenchSettings, overwrite: bool = Fa
                 window, test_x = Path(tmp) / "window.npy", Path(tmp) / "test_x.npy"
                 np.save(window, x[:1])
                 np.save(test_x, x)
+                groups = load_test_groups(test_path, settings.test_sequences)
+                if groups is not None and any(t.is_stateful for t in targets):  # stateful rows stream whole nights
+                    np.save(Path(tmp) / "groups.npy", groups)
                 measurements = measure_all(targets, settings, window, test_x, Path(tmp))
             rows = build_rows(measurements, y, settings, device)
             logits = {r["key"]: m.logits for r, m in zip(rows, measurements) if m.logits is not None}

@@ -84,12 +84,13 @@ def _step(m: Measurement, clients: dict[int, WorkerClient], i: int, fn) -> None:
 
 
 def _time_round(m: Measurement, client: WorkerClient, settings: BenchSettings) -> None:
-    """One timing round; a streaming pair times its two parts back to back, each for half the minimum time."""
-    if not m.target.is_pair:
+    """One timing round; a streaming or stateful pair times its two parts back to back, each for half the minimum time."""
+    if not (m.target.is_pair or m.target.is_stateful):
         m.rounds_ms.append(client.request("time", warmup=settings.warmup, min_time_s=settings.min_time_s,
                                           min_runs=settings.min_runs)["times_ms"])
         return
-    for part, store in (("features", m.rounds_ms), ("head", m.head_rounds_ms)):
+    second = "step" if m.target.is_stateful else "head"
+    for part, store in (("features", m.rounds_ms), (second, m.head_rounds_ms)):
         store.append(client.request("time", warmup=settings.warmup, min_time_s=settings.min_time_s / 2,
                                     min_runs=settings.min_runs, part=part)["times_ms"])
 
@@ -98,7 +99,8 @@ def _load(m: Measurement, client: WorkerClient, settings: BenchSettings, window:
     t = m.target
     m.load = client.request("load", runtime=t.runtime, path=str(t.path), threads=settings.threads,
                             xnnpack=t.xnnpack, window=str(window),
-                            head_path=str(t.head_path) if t.head_path else None)
+                            head_path=str(t.head_path) if t.head_path else None,
+                            **({"stateful": True} if t.is_stateful else {}))
     log.info("%s: load %.1f ms, first inference %.1f ms", t.key, m.load["load_ms"], m.load["first_inference_ms"])
 
 
@@ -107,5 +109,7 @@ def _finish(m: Measurement, client: WorkerClient, test_x: Path, out: Path) -> No
     m.memory = client.request("memory")
     if m.target.untrained:  # random weights: its stages mean nothing, and scoring the test set would cost time
         return
-    client.request("predict", x=str(test_x), out=str(out))
+    groups = test_x.with_name("groups.npy")  # stateful pairs stream whole test nights (written by run_bench)
+    extra = {"groups": str(groups)} if m.target.is_stateful and groups.is_file() else {}
+    client.request("predict", x=str(test_x), out=str(out), **extra)
     m.logits = np.load(out)

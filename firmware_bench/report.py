@@ -12,8 +12,10 @@ MIB = 1024 * 1024
 GOAL = {"speedup": 5.0, "size": 10.0}  # issue 5: compressed int8 TFLite vs baseline fp32, one thread
 YARDSTICK_GOAL = {"speedup": 30.0, "size": 300.0}  # issue 11: compressed int8 vs paper-size DeepSleepNet fp32
 # The compressed int8 deliverables judged against that goal: the device window (fused LSTM), the x86-host window
-# (LSTM unrolled) and the wearable streaming pair.
-YARDSTICK_GOAL_FORMATS = ("tflite_int8", "tflite_int8_unrolled", "stream_tflite_int8")
+# (LSTM unrolled), the wearable streaming pair and (issue 21) the stateful pair of the causal head.
+YARDSTICK_GOAL_FORMATS = ("tflite_int8", "tflite_int8_unrolled", "stream_tflite_int8", "stateful_tflite_int8")
+GOAL_MODELS = ("compressed", "causal")  # causal: the compressed model's causal head (stateful formats only)
+STATEFUL_ARENA_GOAL_BYTES = 32 * 1024  # issue 21: both TFLite Micro arenas of the stateful int8 pair together
 
 
 def fmt(value: Any, digits: int = 2, scale: float = 1.0) -> str:
@@ -49,6 +51,7 @@ TABLE = [  # (header, row key, digits, scale)
     ("first ms", "first_inference_ms", 1, 1), ("p50 ms/window", "latency_ms_p50", 2, 1),
     ("p90", "latency_ms_p90", 2, 1), ("p99", "latency_ms_p99", 2, 1), ("ms/epoch", "latency_ms_per_epoch_p50", 3, 1),
     ("features ms", "latency_ms_feature_p50", 3, 1), ("head ms", "latency_ms_head_p50", 3, 1),
+    ("step ms", "latency_ms_step_p50", 3, 1),
     ("epochs/s", "epochs_per_s", 0, 1), ("round spread %", "round_spread_pct", 1, 1),
     ("peak RSS MiB", "peak_rss_bytes", 1, MIB), ("RSS + MiB", "rss_increase_bytes", 1, MIB),
     ("TFLM arena KiB", "tflm_arena_bytes", 0, 1024), ("accuracy", "accuracy", 3, 1), ("macro-F1", "macro_f1", 3, 1),
@@ -103,7 +106,8 @@ def results_markdown(rows: list[dict[str, Any]], settings: dict[str, Any], title
         "RSS of the model's own process. All ratios come from this one run.", "",
         results_table(rows), "",
     ]
-    out += yardstick_section(rows) + goal_lines(rows) + yardstick_goal_lines(rows) + problem_lines(rows)
+    out += yardstick_section(rows) + goal_lines(rows) + yardstick_goal_lines(rows) + stateful_goal_lines(rows)
+    out += problem_lines(rows)
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -172,7 +176,7 @@ def yardstick_goal_lines(rows: list[dict[str, Any]]) -> list[str]:
     interpreter for a ``.tflite`` row); the ratio against DeepSleepNet in onnxruntime, its fastest runtime
     on this host, is printed beside it and says whether that harder comparison holds too.
     """
-    cands = [r for r in rows if r["model"] == "compressed" and r["format"] in YARDSTICK_GOAL_FORMATS
+    cands = [r for r in rows if r["model"] in GOAL_MODELS and r["format"] in YARDSTICK_GOAL_FORMATS
              and r["status"] == "ok" and r.get("speedup_vs_yardstick") is not None]
     if not cands:
         return []
@@ -187,4 +191,28 @@ def yardstick_goal_lines(rows: list[dict[str, Any]]) -> list[str]:
                    f"{fmt(r.get('speedup_vs_yardstick'), 1)}x vs `{r['yardstick']}` "
                    f"{verdict(r.get('speedup_vs_yardstick'), g_speed)}; size {fmt(r.get('size_ratio_vs_yardstick'), 1)}x "
                    f"{verdict(r.get('size_ratio_vs_yardstick'), g_size)}")
+    return out + [""]
+
+
+def stateful_goal_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Issue 21's goal for the stateful int8 pair, per epoch against DeepSleepNet fp32 in its yardstick runtime
+    (onnxruntime): >= 30x faster, >= 300x smaller, both TFLite Micro arenas together within 32 KiB.
+
+    The figures are this bench's (speed, size) and the export row's (arenas, copied into the bench row)."""
+    cands = [r for r in rows if r.get("kind") == "stateful" and r["format"] in YARDSTICK_GOAL_FORMATS
+             and r["status"] == "ok"]
+    if not cands:
+        return []
+    g_speed, g_size, g_arena = YARDSTICK_GOAL["speedup"], YARDSTICK_GOAL["size"], STATEFUL_ARENA_GOAL_BYTES
+    verdict = lambda v, ok: "not measured" if v is None else ("met" if ok else "MISSED")  # noqa: E731
+    out = [f"Goal (stateful int8 pair vs DeepSleepNet fp32 in `{cands[0].get('yardstick') or '-'}`, per 30-s epoch): "
+           f">= {g_speed:g}x faster, >= {g_size:g}x smaller, TFLite Micro arenas <= {g_arena // 1024} KiB in all.", ""]
+    for r in cands:
+        speed, size, arena = r.get("speedup_vs_yardstick"), r.get("size_ratio_vs_yardstick"), r.get("tflm_arena_bytes")
+        out.append(f"- `{r['key']}` (look-ahead {fmt(r.get('lookahead'), 0)} epoch(s), decisions "
+                   f"{fmt(r.get('lag_s'), 0)} s late): {fmt(r.get('latency_ms_per_epoch_p50'), 3)} ms/epoch "
+                   f"(features {fmt(r.get('latency_ms_feature_p50'), 3)} + step {fmt(r.get('latency_ms_step_p50'), 3)}), "
+                   f"speed {fmt(speed, 1)}x {verdict(speed, speed is not None and speed >= g_speed)}; "
+                   f"size {fmt(size, 1)}x {verdict(size, size is not None and size >= g_size)}; "
+                   f"arenas {fmt(arena, 1, 1024)} KiB {verdict(arena, arena is not None and arena <= g_arena)}")
     return out + [""]

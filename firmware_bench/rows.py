@@ -40,7 +40,9 @@ def _row(m: Measurement, y: np.ndarray, seq_len: int, settings: BenchSettings, d
         "params": t.params, "seq_len": seq_len, **_input_fields(m.load.get("info") or {}), "load_ms": m.load.get("load_ms"),
         "first_inference_ms": m.load.get("first_inference_ms"),
     }
-    if t.is_pair:
+    if t.is_stateful:
+        row.update(stateful_latency_fields(m.rounds_ms, m.head_rounds_ms))
+    elif t.is_pair:
         row.update(pair_latency_fields(m.rounds_ms, m.head_rounds_ms, seq_len))
     else:
         row.update(_latency_fields(m.rounds_ms, seq_len))
@@ -58,10 +60,40 @@ def _row(m: Measurement, y: np.ndarray, seq_len: int, settings: BenchSettings, d
 def _deployment_fields(t) -> dict[str, Any]:
     """What kind of model the row measures: window model or streaming pair, trained or the untrained reference."""
     e = t.export_row
-    return {"kind": "stream" if t.is_pair else "window", "untrained": t.untrained, "label": e.get("label"),
+    kind = "stateful" if t.is_stateful else "stream" if t.is_pair else "window"
+    extra = {k: e.get(k) for k in STATEFUL_EXPORT_FIELDS} if t.is_stateful else {}
+    return {"kind": kind, **extra, "untrained": t.untrained, "label": e.get("label"),
             "files": e.get("files"), "converter": e.get("converter"), "stream_ram_bytes": e.get("stream_ram_bytes"),
             "macs_per_epoch": e.get("macs_per_epoch"),
             "provenance": essentials(t.path)}  # the file's own: {dataset, synthetic, untrained}, None without one
+
+
+STATEFUL_EXPORT_FIELDS = ("lookahead", "lag_s", "state_layers", "state_hidden", "state_dtype", "state_bytes",
+                          "epoch_bytes", "stateful_ram_bytes", "tflm_arena_features_bytes", "tflm_arena_step_bytes",
+                          "file_bytes_features", "file_bytes_step", "fits_boards")
+
+
+def stateful_latency_fields(feat_rounds: list[list[float]], step_rounds: list[list[float]]) -> dict[str, Any]:
+    """Latency of a stateful pair: one epoch = one feature call + one step call (a decision every epoch).
+
+    Every latency figure is per epoch (the pair's unit of work), so ``latency_ms_p50`` equals
+    ``latency_ms_per_epoch_p50``; the parts are ``latency_ms_feature_p50`` and ``latency_ms_step_p50``.
+    """
+    keys = ("latency_ms_feature_p50", "latency_ms_step_p50", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99",
+            "latency_ms_mean", "latency_ms_std", "latency_ms_per_epoch_p50", "epochs_per_s", "timed_runs", "timed_s",
+            "round_p50_ms", "round_spread_pct", "round_p50_ms_per_epoch")
+    if not feat_rounds or not step_rounds or not all(feat_rounds) or not all(step_rounds):
+        return dict.fromkeys(keys)
+    f, s = summarize([v for r in feat_rounds for v in r]), summarize([v for r in step_rounds for v in r])
+    per_round = [summarize(a)["p50"] + summarize(b)["p50"] for a, b in zip(feat_rounds, step_rounds)]
+    return {
+        "latency_ms_feature_p50": f["p50"], "latency_ms_step_p50": s["p50"], "latency_ms_p50": f["p50"] + s["p50"],
+        "latency_ms_p90": f["p90"] + s["p90"], "latency_ms_p99": f["p99"] + s["p99"],
+        "latency_ms_mean": f["mean"] + s["mean"], "latency_ms_std": None, "latency_ms_per_epoch_p50": f["p50"] + s["p50"],
+        "epochs_per_s": 1000.0 / (f["mean"] + s["mean"]), "timed_runs": f["n"] + s["n"],
+        "timed_s": (f["total_ms"] + s["total_ms"]) / 1000.0, "round_p50_ms": per_round,
+        "round_spread_pct": round_spread(per_round), "round_p50_ms_per_epoch": per_round,
+    }
 
 
 def _input_fields(info: dict[str, Any]) -> dict[str, Any]:

@@ -24,8 +24,10 @@ from sleepedge.firmware_bench.settings import BenchSettings
 log = logging.getLogger(__name__)
 
 BUNDLE_MANIFEST = "bundle.json"
-TORCH_CHECKPOINTS = {"baseline": ("train", "model"), "compressed": ("compress", "selected")}
+TORCH_CHECKPOINTS = {"baseline": ("train", "model"), "compressed": ("compress", "selected"),
+                     "causal": ("compress", "causal")}
 STREAM_PREFIX = "stream_"  # formats of a streaming pair: outputs <model>/<format>/features and .../head
+STATEFUL_PREFIX = "stateful_"  # a stateful pair: outputs <model>/<format>/features and .../step
 
 
 @dataclass
@@ -44,11 +46,16 @@ class Target:
     status: str = "pending"
     reason: str = ""
     export_row: dict[str, Any] = field(default_factory=dict)
-    head_path: Path | None = None  # a streaming pair: ``path`` is the feature model, this the head
+    head_path: Path | None = None  # a streaming pair: ``path`` is the feature model, this the head (stateful: step)
 
     @property
     def is_pair(self) -> bool:
         return self.format.startswith(STREAM_PREFIX)
+
+    @property
+    def is_stateful(self) -> bool:
+        """A stateful pair (feature model + one-step head carrying the LSTM state; docs/streaming.md)."""
+        return self.format.startswith(STATEFUL_PREFIX)
 
     @property
     def untrained(self) -> bool:
@@ -136,6 +143,20 @@ def load_test_sample(path: Path, limit: int = 0) -> tuple[np.ndarray, np.ndarray
     return np.ascontiguousarray(x, dtype=np.float32), y.astype(np.int64)
 
 
+def load_test_groups(path: Path, limit: int = 0) -> np.ndarray | None:
+    """One night id (int) per test sequence from the sample's ``record`` array, or None without one: a stateful
+    pair streams each night's consecutive sequences as one recording."""
+    try:
+        with np.load(path) as data:
+            record = data["record"] if "record" in data.files else None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable test sample ({exc})") from exc
+    if record is None:
+        return None
+    record = record[:limit] if limit > 0 else record
+    return np.unique(np.asarray(record).astype(str), return_inverse=True)[1].astype(np.int64)
+
+
 def build_targets(run_dir: Path, export_dir: Path, manifest: dict[str, Any], settings: BenchSettings,
                   with_torch: bool = True) -> list[Target]:
     """Targets for every export row x selected runtime, then the PyTorch reference rows."""
@@ -149,7 +170,7 @@ def build_targets(run_dir: Path, export_dir: Path, manifest: dict[str, Any], set
 
 
 def _runtimes_for(fmt: str, settings: BenchSettings) -> list[tuple[str, bool | None]]:
-    fmt = fmt.removeprefix(STREAM_PREFIX)
+    fmt = fmt.removeprefix(STREAM_PREFIX).removeprefix(STATEFUL_PREFIX)
     if fmt.startswith("onnx"):
         return [(ONNXRUNTIME, None)] if ONNXRUNTIME in settings.runtimes else []
     if fmt.startswith("tflite"):
@@ -173,9 +194,9 @@ def _export_target(export_dir: Path, manifest: dict[str, Any], row: dict[str, An
         t.status, t.reason = "skipped", "no TFLite interpreter installed (pip install ai-edge-litert or tflite-runtime)"
         return t
     try:
-        if t.is_pair:
+        if t.is_pair or t.is_stateful:
             t.path = output_path(export_dir, manifest, f"{t.model}/{t.format}/features")
-            t.head_path = output_path(export_dir, manifest, f"{t.model}/{t.format}/head")
+            t.head_path = output_path(export_dir, manifest, f"{t.model}/{t.format}/{'step' if t.is_stateful else 'head'}")
         else:
             t.path = output_path(export_dir, manifest, f"{t.model}/{t.format}")
     except ManifestError as exc:

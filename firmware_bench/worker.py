@@ -40,14 +40,19 @@ class WorkerState:
 
 
 def op_load(state: WorkerState, runtime: str, path: str, threads: int, xnnpack: bool | None, window: str,
-            head_path: str | None = None) -> dict[str, Any]:
-    """Import the runtime, load the model (with ``head_path``: a streaming pair), run the first inference;
-    report times and RSS at each step."""
+            head_path: str | None = None, stateful: bool = False) -> dict[str, Any]:
+    """Import the runtime, load the model (with ``head_path``: a streaming pair; with ``stateful`` too: a stateful
+    pair, :mod:`.stateful`), run the first inference; report times and RSS at each step."""
     importlib.import_module(_RUNTIME_MODULE[runtime])  # the RSS baseline holds the runtime library, not the model
     state.window = np.ascontiguousarray(np.load(window), dtype=np.float32)
     rss_before = current_rss_bytes()
     t0 = time.perf_counter_ns()
-    state.runner = load_runner(runtime, path, threads, xnnpack, head_path=head_path)
+    if stateful:
+        from sleepedge.firmware_bench.stateful import load_stateful
+
+        state.runner = load_stateful(runtime, path, head_path or path, threads, xnnpack)
+    else:
+        state.runner = load_runner(runtime, path, threads, xnnpack, head_path=head_path)
     load_ms = (time.perf_counter_ns() - t0) / 1e6
     rss_after_load = current_rss_bytes()
     t0 = time.perf_counter_ns()
@@ -69,12 +74,18 @@ def op_memory(state: WorkerState) -> dict[str, Any]:
     return {"rss_bytes": current_rss_bytes(), "peak_rss_bytes": peak_rss_bytes()}
 
 
-def op_predict(state: WorkerState, x: str, out: str) -> dict[str, Any]:
-    """Logits for every window of the test sample (``x``: .npy ``(N, T, 1, 3000)``), saved to ``out`` (.npy)."""
+def op_predict(state: WorkerState, x: str, out: str, groups: str | None = None) -> dict[str, Any]:
+    """Logits for every window of the test sample (``x``: .npy ``(N, T, 1, 3000)``), saved to ``out`` (.npy).
+
+    ``groups`` (.npy, one night id per window): a stateful pair streams each night's consecutive windows as one
+    recording, the state carried across them."""
     runner = state.loaded()
     xs = np.load(x, mmap_mode="r")
     t0 = time.perf_counter()
-    logits = [runner.run(np.ascontiguousarray(xs[i:i + 1], dtype=np.float32))[0] for i in range(xs.shape[0])]
+    if groups is not None and hasattr(runner, "predict_nights"):
+        logits = runner.predict_nights(np.asarray(xs, dtype=np.float32), np.load(groups, allow_pickle=False))
+    else:
+        logits = [runner.run(np.ascontiguousarray(xs[i:i + 1], dtype=np.float32))[0] for i in range(xs.shape[0])]
     np.save(out, np.stack(logits).astype(np.float32))
     return {"n": int(xs.shape[0]), "predict_s": time.perf_counter() - t0}
 

@@ -16,7 +16,7 @@ from sleepedge.firmware_bench.provenance import provenance_notes
 
 log = logging.getLogger(__name__)
 # The model names a pipeline run uses: a budget may refine them even for a target that lacks one.
-STANDARD_MODELS = {"baseline", "compressed"}
+STANDARD_MODELS = {"baseline", "compressed", "causal"}  # causal: the compressed model's causal head (issue 21)
 
 
 def select_targets(budget: Budget, requested: list[str] | None) -> list[str | None]:
@@ -59,7 +59,7 @@ def check_budget(budget: str | Path | Budget, target: str | Path | Target, *,
     """
     b = budget if isinstance(budget, Budget) else load_budget(budget)
     t = target if isinstance(target, Target) else load_target(target)
-    names = select_models(t, models)
+    names = select_models(t, models) + ([] if models else stateful_models(b, t))
     result = CheckResult(b.source, str(t.path), t.kind, names, [], notes=list(t.notes), budget_files=[str(f) for f in b.files])
     _check_model_tables(b, t, names, result)
     result.notes += provenance_notes(names, t.export_files, t.tflite_file)  # trained on synthetic data, or untrained
@@ -71,6 +71,15 @@ def check_budget(budget: str | Path | Budget, target: str | Path | Target, *,
     for note in result.notes:
         log.warning("%s", note)
     return result
+
+
+def stateful_models(b: Budget, t: Target) -> list[str]:
+    """Models the budget checks by default besides the deployable one: those whose ``[model.M]`` table names a
+    stateful format (the wearable's causal head) and that the target holds; their rows then fail closed."""
+    from sleepedge.check.schema import STATEFUL_FORMATS
+
+    return sorted(m for m in b.model_tables() if m in t.models and m != t.deployable
+                  and any(b.resolve(m, tg).settings["format"] in STATEFUL_FORMATS for tg in b.target_names()))
 
 
 def _check_all(b: Budget, t: Target, names: list[str], tgs: list[str | None], against: str | Path | None,

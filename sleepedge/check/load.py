@@ -45,6 +45,7 @@ class Layer:
     values: dict[str, Any]
     origin: str
     preset: bool = False
+    models: dict[str, "Layer"] = field(default_factory=dict)  # a preset's own [model.M] tables
 
 
 @dataclass
@@ -56,8 +57,10 @@ class Scope:
     models: dict[str, Layer] = field(default_factory=dict)
 
     def layers(self, model: str) -> list[Layer]:
-        """Presets, then the table's own keys, then its ``[model.M]`` table: least specific first."""
-        return list(self.presets) + [self.own] + ([self.models[model]] if model in self.models else [])
+        """Presets (each followed by its own ``[model.M]`` table), then the table's own keys, then its ``[model.M]``
+        table: least specific first."""
+        presets = [lay for p in self.presets for lay in [p] + ([p.models[model]] if model in p.models else [])]
+        return presets + [self.own] + ([self.models[model]] if model in self.models else [])
 
 
 @dataclass
@@ -87,8 +90,10 @@ class Budget:
 
     def model_tables(self) -> set[str]:
         names = set(self.top.models)
-        for scope in self.targets.values():
+        for scope in [self.top, *self.targets.values()]:
             names |= set(scope.models)
+            for p in scope.presets:
+                names |= set(p.models)
         return names
 
     def resolve(self, model: str, target: str | None = None) -> Resolved:
@@ -187,11 +192,14 @@ def _preset_layers(names: list[str], base_dir: Path, where: str, files: list[Pat
         if path in chain:
             raise BudgetError(f"{where}: extends = {name!r} makes a cycle ({' -> '.join(p.name for p in chain)})")
         table, shown = _budget_table(path)
-        values = validate_table(table, shown, allowed_tables=("growth",))
+        values = validate_table(table, shown, allowed_tables=("growth", "model"))
         files.append(path)
         layers += _preset_layers(values.pop("extends", []), path.parent, shown, files, chain + (path,))
         origin = f"preset {name}" if not name.endswith(".toml") else str(path)
-        layers.append(Layer(values, origin, preset=True))
+        models = {m: Layer(validate_table(body, f"{shown} [model.{m}]", allowed_tables=("growth",), allow_extends=False),
+                           f"{origin} [model.{m}]", preset=True)
+                  for m, body in values.pop("model", {}).items()}
+        layers.append(Layer(values, origin, preset=True, models=models))
     return layers
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sleepedge.check.loadcheck import verify_loads
+from sleepedge.check.schema import STATEFUL_FORMATS
 from sleepedge.check.target import Target
 
 EXPORT_HINT = "run `sleepedge export`"
@@ -65,16 +66,29 @@ def export_row(t: Target, model: str, fmt: str) -> tuple[dict[str, Any] | None, 
     row = rows[-1]
     if row.get("status", "ok") != "ok":
         return None, f"export of {model}/{fmt} failed: {row.get('reason') or 'no reason given'}"
-    path = t.export_files.get(f"{model}/{fmt}")
-    if path is None:
+    paths = [t.export_files.get(k) for k in _file_keys(model, fmt)]
+    if None in paths:
         return None, f"the export manifest lists no file for the ok row {model}/{fmt}"
-    verify_loads(path)
+    for path in paths:  # a stateful pair counts only when both of its files load and run
+        verify_loads(path)
     return row, ""
 
 
+def _file_keys(model: str, fmt: str) -> list[str]:
+    """Export output names of (model, format): one file, or a stateful pair's ``features`` and ``step``."""
+    if fmt in STATEFUL_FORMATS:
+        return [f"{model}/{fmt}/features", f"{model}/{fmt}/step"]
+    return [f"{model}/{fmt}"]
+
+
+def model_files(t: Target, model: str, fmt: str) -> list[Path]:
+    """Every export file of (model, format) (two for a stateful pair); call after :func:`export_row` returned its row."""
+    return [t.export_files[k] for k in _file_keys(model, fmt)]
+
+
 def model_file(t: Target, model: str, fmt: str) -> Path:
-    """The export file of (model, format); call after :func:`export_row` returned its row."""
-    return t.export_files[f"{model}/{fmt}"]
+    """The export file of (model, format) (a stateful pair's step model); call after :func:`export_row`."""
+    return model_files(t, model, fmt)[-1]
 
 
 def _export_value(t: Target, model: str, key: str, fmt: str) -> Measured:
@@ -82,13 +96,18 @@ def _export_value(t: Target, model: str, key: str, fmt: str) -> Measured:
     row, why = export_row(t, model, fmt)
     if row is None:
         return _missing(why, hint)
-    if field == "file_bytes":  # the verified file itself, not a number written beside it
-        path = model_file(t, model, fmt)
-        return Measured(path.stat().st_size, f"size of {path.name} ({model}/{fmt}), which loads and runs")
+    if field == "file_bytes":  # the verified file(s) themselves, not a number written beside them
+        paths = model_files(t, model, fmt)
+        names = " + ".join(p.name for p in paths)
+        return Measured(sum(p.stat().st_size for p in paths), f"size of {names} ({model}/{fmt}), which load and run")
     v = _number(row, field)
     if v is None:
         status = f" (tflm_status: {row['tflm_status']})" if field == "tflm_arena_bytes" and row.get("tflm_status") else ""
         return _missing(f"export row {model}/{fmt} has no {field}{status}", hint)
+    if fmt in STATEFUL_FORMATS and field == "tflm_arena_bytes":  # both arenas; the RAM beside them
+        ram = _number(row, "stateful_ram_bytes")
+        return Measured(v, f"{field} of export row {model}/{fmt} (features + step arenas; RAM with the state and one "
+                           f"epoch of signal: {'not recorded' if ram is None else f'{int(ram)} bytes'})")
     return Measured(v, f"{field} of export row {model}/{fmt}")
 
 
@@ -106,18 +125,19 @@ def _drop(t: Target, model: str, key: str, s: dict[str, Any]) -> Measured:
                                      f"{model}/{s['format']} {field} {v:.4f}")
 
 
-def _disagreement(t: Target, model: str) -> Measured:
-    row, why = export_row(t, model, "tflite_int8")
+def _disagreement(t: Target, model: str, fmt: str = "tflite_int8") -> Measured:
+    fmt = fmt if fmt in STATEFUL_FORMATS and fmt.endswith("int8") else "tflite_int8"
+    row, why = export_row(t, model, fmt)
     if row is None:
         return _missing(why, EXPORT_HINT)
     v = _number(row, "agreement_torch")
     if v is None:
-        return _missing(f"export row {model}/tflite_int8 has no agreement_torch", EXPORT_HINT)
-    return Measured(1.0 - v, f"1 - agreement_torch of export row {model}/tflite_int8")
+        return _missing(f"export row {model}/{fmt} has no agreement_torch", EXPORT_HINT)
+    return Measured(1.0 - v, f"1 - agreement_torch of export row {model}/{fmt}")
 
 
 def _runtime_ok(row: dict[str, Any], runtime: str, precision: str) -> bool:
-    fmt = str(row.get("format", ""))
+    fmt = str(row.get("format", "")).removeprefix("stateful_")
     runtimes = {str(row.get("runtime", "")).lower(), fmt.split("_")[0].lower()}
     row_precision = str(row.get("precision") or fmt.rpartition("_")[2]).lower()
     return runtime.lower() in runtimes and precision.lower() == row_precision
@@ -196,7 +216,7 @@ def measure(t: Target, model: str, key: str, settings: dict[str, Any]) -> Measur
     if key in DROP_FIELDS:
         return _drop(t, model, key, settings)
     if key == "max_int8_disagreement":
-        return _disagreement(t, model)
+        return _disagreement(t, model, settings["format"])
     if key in BENCH_FIELDS:
         return _bench_value(t, model, key, settings)
     if key == "max_instructions_per_epoch":

@@ -17,6 +17,9 @@ from sleepedge.core.errors import BudgetError
 
 # Formats whose numbers the size/arena/accuracy limits read (the export stage's row names).
 TFLITE_FORMATS = ("tflite_int8", "tflite_fp32")
+# Stateful pairs of the causal head (two files: features + step; docs/streaming.md): size = both files,
+# arena = both TFLite Micro arenas, latency = one feature call + one step call per epoch.
+STATEFUL_FORMATS = ("stateful_tflite_int8", "stateful_onnx_fp32")
 EXPORT_FORMATS = ("onnx_fp32", "tflite_fp32", "tflite_int8")
 
 
@@ -184,8 +187,8 @@ def check_setting_value(key: str, value: Any, where: str) -> Any:
         if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
             raise BudgetError(f"{where}: extends = {value!r}: expected a preset name or a list of them")
         return names
-    if key == "format" and value not in TFLITE_FORMATS:
-        raise BudgetError(f"{where}: format = {value!r}: expected one of {', '.join(TFLITE_FORMATS)}")
+    if key == "format" and value not in TFLITE_FORMATS + STATEFUL_FORMATS:
+        raise BudgetError(f"{where}: format = {value!r}: expected one of {', '.join(TFLITE_FORMATS + STATEFUL_FORMATS)}")
     if key == "baseline_format" and value not in EXPORT_FORMATS:
         raise BudgetError(f"{where}: baseline_format = {value!r}: expected one of {', '.join(EXPORT_FORMATS)}")
     if key == "latency_threads":
@@ -231,7 +234,7 @@ def effective_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """Fill the derived settings: baseline format and latency runtime/precision follow ``format``."""
     s = {k: v for k, v in SETTINGS.items() if k != "extends"}
     s.update({k: v for k, v in settings.items() if k != "extends"})
-    runtime, precision = s["format"].split("_", 1)
+    runtime, precision = s["format"].removeprefix("stateful_").split("_", 1)
     s["baseline_format"] = s["baseline_format"] or s["format"]
     s["latency_runtime"] = s["latency_runtime"] or runtime
     s["latency_precision"] = s["latency_precision"] or precision

@@ -37,7 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="an exported .onnx/.tflite window model; twice for a streaming pair (features and head); "
                         "or an export model folder (RUN/export/<model>) with --format")
     p.add_argument("--format", default=None, help="with a model folder: export format (default: stream_tflite_int8, "
-                                                    "else tflite_int8, stream_onnx_fp32, onnx_fp32)")
+                                                    "else tflite_int8, stream_onnx_fp32, onnx_fp32, then "
+                                                    "stateful_tflite_int8, stateful_onnx_fp32)")
     p.add_argument("--out", required=True, help="output folder, written whole like a stage (one .hypnogram.csv/.edf/.png "
                                                "per recording, predict.json, manifest.json)")
     p.add_argument("--channel", default="EEG Fpz-Cz", help="EEG channel to read (default: EEG Fpz-Cz)")
@@ -45,8 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="score a channel whose physical dimension is not a voltage (its values taken as microvolts)")
     p.add_argument("--resample", action="store_true", help="resample a channel recorded at another rate (else refused)")
     p.add_argument("--mode", choices=("window", "online"), default="window",
-                   help="window: windows of L epochs (the default); online: a streaming pair's firmware loop, "
-                        "one head call per epoch")
+                   help="window: windows of L epochs (the default); online: one decision per epoch as a wearable "
+                        "makes it: a stateful pair (stateful_*: state carried, reset at gaps, decisions lookahead "
+                        "epochs late) or a streaming pair's firmware loop (one head call per epoch)")
     p.add_argument("--lag", type=_count(0), default=None, help="online: epochs of look-ahead per decision (default L // 2)")
     p.add_argument("--against", metavar="CHECKPOINT", help="also score with this PyTorch checkpoint and report agreement")
     p.add_argument("--threads", type=_count(1), default=1, help="inference threads (default 1)")
@@ -69,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model, threads=args.threads, fmt=args.format)
     log.info("model: %s", model.describe())
     refuse_untrained(model, args.allow_untrained)  # random weights: exit 2 unless --allow-untrained
+    if args.lag is not None and model.kind == "stateful":
+        raise DataError(f"{model.files[1]}: --lag: a stateful pair's lag is its look-ahead "
+                        f"({model.runner.lookahead} epoch(s)), fixed when it was trained and exported")
     if args.lag is not None and not (args.mode == "online" and args.lag < model.seq_len):
         raise DataError(f"--lag {args.lag}: only with --mode online, and below the model's window of {model.seq_len} epochs")
     summary = predict_paths(model, args.inputs, args.out, channel=args.channel, resample=args.resample, mode=args.mode,
@@ -78,6 +83,11 @@ def run(args: argparse.Namespace) -> int:
         agree = f"  agreement with PyTorch {n['agreement_torch']:.1%}" if "agreement_torch" in n else ""
         print(f"{n['recording']}: {n['epochs']} epochs ({n['hours']:.1f} h), scored in {n['score_s']:.2f} s, "
               f"wall {n['wall_s']:.2f} s{agree}")
+    if model.kind == "stateful":
+        k = model.runner.lookahead
+        resets = sum(max(len(n.get("resets", [0])) - 1, 0) for n in summary["nights"])
+        print(f"online: each decision lags its epoch by {k} epoch(s) ({30 * k} s, the causal head's look-ahead); "
+              f"state reset at each recording's start and at {resets} gap boundary(ies)")
     print(f"hypnograms: {args.out}  ({model.describe()})")
     return 0
 

@@ -18,16 +18,19 @@ import numpy as np
 from sleepedge.core.errors import DataError
 from sleepedge.firmware_bench.runner import Runner
 from sleepedge.firmware_bench.runtimes import ONNXRUNTIME, load_runner, resolve_tflite
+from sleepedge.firmware_bench.stateful import input_count, is_stateful_file, load_stateful
 from sleepedge.firmware_bench.stream import PairRunner
 from sleepedge.predict.provenance_check import model_provenance
 
 DEFAULT_FORMATS = ("stream_tflite_int8", "tflite_int8", "stream_onnx_fp32", "onnx_fp32")
+STATEFUL_FORMATS = ("stateful_tflite_int8", "stateful_onnx_fp32")  # a folder with none of the defaults (causal)
 _CHECK_WORDING = "; the check counts a model only when it runs"
 
 
 @dataclass
 class ExportedModel:
-    """A loaded exported model: ``kind`` ``window`` or ``pair``, its window ``seq_len`` and epoch length."""
+    """A loaded exported model: ``kind`` ``window``, ``pair`` or ``stateful``, its window ``seq_len`` (1 for a
+    stateful pair) and epoch length."""
 
     kind: str
     runner: Any  # Runner (window) or PairRunner (pair)
@@ -39,6 +42,10 @@ class ExportedModel:
     provenance: dict[str, Any] | None = None  # read at load (sleepedge.predict.provenance_check); None: unknown
 
     def describe(self) -> str:
+        if self.kind == "stateful":
+            k = self.runner.lookahead
+            return (f"stateful pair {', '.join(p.name for p in self.files)} ({self.runtime}, look-ahead {k} epoch(s): "
+                    f"decisions {30 * k} s late)")
         what = "streaming pair" if self.kind == "pair" else "window model"
         return f"{what} {', '.join(p.name for p in self.files)} ({self.runtime}, window {self.seq_len} epochs)"
 
@@ -96,12 +103,13 @@ def resolve_folder(folder: Path, fmt: str | None) -> list[Path]:
         raise DataError(f"{manifest}: metrics.rows is not a list of export rows")
     rows = [r for r in rows if r.get("model") == folder.name and r.get("status") == "ok"]
     have = {r["format"]: r for r in rows}
-    name = fmt or next((f for f in DEFAULT_FORMATS if f in have), None)
+    name = fmt or next((f for f in DEFAULT_FORMATS + STATEFUL_FORMATS if f in have), None)
     if name not in have:
         raise DataError(f"{folder}: no exported format {name!r} that passed its checks (have: {', '.join(have) or 'none'})")
     row = have[name]
     try:
-        rels = [row["files"]["features"], row["files"]["head"]] if row.get("files") else [row["file"]]
+        files = row.get("files")
+        rels = [files["features"], files["step"] if "step" in files else files["head"]] if files else [row["file"]]
     except (KeyError, TypeError):
         raise DataError(f"{manifest}: row {folder.name}/{name} names no file") from None
     return [verified_output(folder.parent, rel) for rel in rels]
@@ -151,6 +159,10 @@ def load_model(paths: list[str | Path], threads: int = 1, fmt: str | None = None
     if len(runtimes) > 1:
         raise DataError(f"{files[0]} and {files[1]}: a streaming pair's two files must be of one kind (.onnx or .tflite)")
     runtime = runtimes.pop()
+    if len(files) == 2 and any(map(is_stateful_file, files)):
+        model = _stateful(files, runtime, threads)
+        model.provenance = model_provenance(model.files, folder)
+        return model
     runners = [_load(p, runtime, threads) for p in files]
     model = _window(files[0], runners[0], runtime) if len(files) == 1 else _pair(files, runners, runtime)
     model.provenance = model_provenance(model.files, folder)
@@ -174,6 +186,21 @@ def _pair(files: list[Path], runners: list[Runner], runtime: str) -> ExportedMod
         raise DataError(f"{f_path} and {h_path}: not a streaming pair (features {f_in} -> {f_out}, head {h_in} -> {h_out})")
     pair = PairRunner(runners[fi], runners[hi])
     return ExportedModel("pair", pair, pair.seq_len, f_in[3], [f_path, h_path], runtime, pair.info)
+
+
+def _stateful(files: list[Path], runtime: str, threads: int) -> ExportedModel:
+    """A stateful pair: the step model is the file with three inputs (features, h, c); each checked in a child first."""
+    for p in files:
+        verify_in_child(p)
+    step_first = input_count(files[0]) > input_count(files[1])
+    f_path, s_path = (files[1], files[0]) if step_first else (files[0], files[1])
+    try:
+        runner = load_stateful(runtime, f_path, s_path, threads, False)
+    except DataError:
+        raise
+    except Exception as exc:  # runtimes raise many types for a damaged or mismatched file
+        raise DataError(f"{f_path} and {s_path}: not a stateful pair {runtime} can run ({type(exc).__name__}: {exc})") from exc
+    return ExportedModel("stateful", runner, 1, runner.epoch_samples, [f_path, s_path], runtime, runner.info)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ from sleepedge.run.manifest import atomic_write_json, write_manifest
 from sleepedge.run.transaction import stage_transaction
 
 from sleepedge.predict.model import ExportedModel
+from sleepedge.predict.online import check_mode, online_summary, score_online
 from sleepedge.predict.outputs import write_outputs
 from sleepedge.predict.provenance_check import csv_comments, model_summary, recording_check
 from sleepedge.predict.score import score_recording
@@ -87,11 +88,15 @@ def predict_one(model: ExportedModel, edf: Path, out: Path, channel: str, resamp
     except DataError as exc:  # the training reader names its config key; predict's switch is --resample
         raise DataError(str(exc).replace("set data.resample=true", "pass --resample")) from None
     t_read = time.perf_counter() - t0
-    scores = score_recording(model, rec.x, mode=mode, lag=lag)
+    online: dict[str, Any] = {}
+    if model.kind == "stateful":  # one epoch at a time, the state carried and reset at gaps (.online)
+        scores, online = score_online(model, rec.x, edf)
+    else:
+        scores = score_recording(model, rec.x, mode=mode, lag=lag)
     summary: dict[str, Any] = {"recording": str(edf), "channel": channel, "start": rec.start.replace(tzinfo=None).isoformat(),
                                "epochs": int(len(rec.x)), "hours": len(rec.x) * 30 / 3600,
                                "stage_counts": {s: int(np.sum(scores.stages == i)) for i, s in enumerate(STAGES)},
-                               "mode": mode, "model_calls": scores.model_calls}
+                               "mode": mode, "model_calls": scores.model_calls, **online}
     summary["input_check"] = check = recording_check(model, rec.x, edf)  # OOD guard: sleepedge.predict.ood
     reference = None
     if against:
@@ -127,13 +132,18 @@ def predict_paths(model: ExportedModel, inputs: list[str | Path], out: str | Pat
     out = Path(out)
     edfs = recordings(inputs)
     refuse_shared_names(edfs)
+    check_mode(model, mode)  # a window model online, a stateful pair in windows: one line, nothing scored
+    if against and model.kind == "stateful":
+        raise DataError(f"{model.files[1]}: --against is not available for a stateful pair yet; the export's "
+                        "agreement_torch (MODEL_CARD.md) compares it with PyTorch over the test nights")
     provenance = model_summary(model)  # one warning when trained on synthetic data, a note when unknown
     options = {"channel": channel, "resample": resample, "mode": mode, "lag": lag, "against": against, "png": png,
                "allow_non_eeg": allow_non_eeg}
     with stage_transaction(out, overwrite=overwrite) as build:
         nights, refused = score_all(model, edfs, build, options)
         summary = {"model": [str(p) for p in model.files], "kind": model.kind, "runtime": model.runtime,
-                   "seq_len": model.seq_len, "provenance": provenance, "nights": nights, "refused": refused}
+                   "seq_len": model.seq_len, **online_summary(model, mode), "provenance": provenance,
+                   "nights": nights, "refused": refused}
         write_folder(build, model, summary, edfs, options)
     if refused:
         raise DataError(f"{len(refused)} of {len(edfs)} recording(s) refused (the others were scored into {out}); "

@@ -19,6 +19,7 @@ from sleepedge.export.keras_convert import run_keras
 from sleepedge.export.onnx_export import export_onnx, torch_logits
 from sleepedge.export.provenance import export_context
 from sleepedge.export.rows import check_file, fail, new_row, tflm_input
+from sleepedge.export.stateful_export import export_stateful, test_nights
 from sleepedge.export.stream_export import export_stream
 from sleepedge.export.tflite_convert import Onnx2TfJob, run_onnx2tf
 from sleepedge.export.tflm import measure_arena
@@ -120,8 +121,11 @@ def _microcontroller_view(row: dict, path: Path, test_x: np.ndarray, ecfg, overw
 
 def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, calib_x: np.ndarray, test_x: np.ndarray,
                       test_y: np.ndarray, cfg, model_name: str = "model", overwrite: bool = False,
-                      test_subjects: np.ndarray | None = None, extra_info: dict[str, Any] | None = None) -> list[dict]:
-    """Export ``checkpoint`` to every format of ``cfg.export.formats`` and check each file.
+                      test_subjects: np.ndarray | None = None, extra_info: dict[str, Any] | None = None,
+                      test_records: np.ndarray | None = None) -> list[dict]:
+    """Export ``checkpoint`` to every format of ``cfg.export.formats`` that applies to it and check each file:
+    a causal checkpoint (``arch.bidirectional`` False) gets only the stateful formats; a bidirectional one every
+    other format (a stateful pair needs a causal head: no row).
 
     Parameters
     ----------
@@ -146,41 +150,62 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, calib_x: np.n
         One row per format (``status`` ``ok`` or ``failed`` with ``reason``).
     extra_info : dict, optional
         Added to every row (the export stage passes ``provenance``: :func:`sleepedge.export.provenance.export_context`).
+    test_records : ndarray, optional
+        The ``record`` of each test sequence: the stateful rows join consecutive sequences of one record into a
+        night (without it every sequence is a night of its own).
     """
     from sleepedge.models import load_checkpoint
 
     model, _ = load_checkpoint(checkpoint)
     return export_model(model, out_dir, calib_x, test_x, test_y, cfg, model_name, overwrite, test_subjects=test_subjects,
-                        extra_info=extra_info)
+                        extra_info=extra_info, test_records=test_records)
 
 
 def export_model(model, out_dir: str | Path, calib_x: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, cfg,
                  model_name: str = "model", overwrite: bool = False, test_subjects: np.ndarray | None = None,
-                 extra_info: dict[str, Any] | None = None) -> list[dict]:
+                 extra_info: dict[str, Any] | None = None, test_records: np.ndarray | None = None) -> list[dict]:
     """:func:`export_checkpoint` for a model in memory (e.g. the untrained reference); ``test_subjects`` gives
     the subject of each test sequence, for subject-level bootstrap confidence intervals in the rows;
-    ``extra_info`` is added to every row (``untrained``, ``label``)."""
+    ``extra_info`` is added to every row (``untrained``, ``label``); ``test_records`` as there."""
     ecfg, root = export_section(cfg), Path(out_dir)
-    fmts = get_formats(list(ecfg.formats))
+    fmts = applicable_formats(get_formats(list(ecfg.formats)), model, model_name)
     check_arrays(test_x, test_y, model.arch.epoch_samples, "test data")
     check_arrays(calib_x, None, model.arch.epoch_samples, "calibration data")
     if calib_x.shape[1] != test_x.shape[1]:
         raise DataError(f"calibration sequences have {calib_x.shape[1]} epochs, test sequences {test_x.shape[1]}")
-    test = pick_test(test_x, test_y, ecfg.test_sequences, test_subjects)
-    ref = torch_logits(model, test[0])
+    causal = not model.arch.bidirectional
+    test = (test_x, test_y, test_subjects) if causal else pick_test(test_x, test_y, ecfg.test_sequences, test_subjects)
+    ref = None if causal else torch_logits(model, test[0])  # a causal model is scored over whole nights instead
     info = {**model_info(model, int(test_x.shape[1])), "untrained": False, **(extra_info or {})}
     if "provenance" not in info:  # called without the export stage: what the calibration arrays say, dataset unknown
         info["provenance"] = export_context(None, calib_x, None, calib_x, None, source="calibration sequences given")
     model_dir, work = root / model_name, root / model_name / ".work"
     model_dir.mkdir(parents=True, exist_ok=True)
-    rows = _export_all(model, fmts, model_name, info, model_dir, work, root, calib_x, test, ref, ecfg, overwrite)
+    nights = test_nights(test_x, test_y, test_records, test_subjects) if causal else None
+    rows = _export_all(model, fmts, model_name, info, model_dir, work, root, calib_x, test, ref, ecfg, overwrite, nights)
     shutil.rmtree(work, ignore_errors=True)
     return rows
 
 
-def _export_all(model, fmts, name, info, model_dir, work, root, calib_x, test, ref, ecfg, overwrite) -> list[dict]:
+def applicable_formats(fmts: list[ExportFormat], model, model_name: str) -> list[ExportFormat]:
+    """The formats that apply to ``model``: only the stateful ones for a causal model, none of them for a
+    bidirectional one (a stateful pair carries a unidirectional LSTM's state; no row, a log line)."""
+    stateful = [f for f in fmts if f.stateful]
+    if not model.arch.bidirectional:
+        return stateful
+    if stateful:
+        log.info("%s: %s not applicable to a bidirectional model (no row)", model_name, ", ".join(f.name for f in stateful))
+    return [f for f in fmts if not f.stateful]
+
+
+def _export_all(model, fmts, name, info, model_dir, work, root, calib_x, test, ref, ecfg, overwrite,
+                nights=None) -> list[dict]:
     rows = {f.name: new_row(name, f, info) for f in fmts}
     work.mkdir(parents=True, exist_ok=True)
+    stateful = [f for f in fmts if f.stateful]
+    if stateful:
+        rows.update(export_stateful(model, stateful, rows, model_dir, work, root, calib_x, nights, ecfg, overwrite))
+        fmts = [f for f in fmts if not f.stateful]
     stream = [f for f in fmts if f.stream]
     if stream:
         rows.update(export_stream(model, stream, rows, model_dir, work, root, calib_x, test, ref, ecfg, overwrite))
@@ -226,19 +251,19 @@ def _int8_vs_fp32(rows: dict[str, dict]) -> None:
     """Add ``accuracy_delta_vs_fp32`` / ``macro_f1_delta_vs_fp32`` (int8 minus fp32) to ok int8 rows.
 
     The fp32 reference is the TFLite fp32 row of the same converter when it is ok, else the ONNX row (for a
-    streaming pair: the ONNX pair). With both rows' per-subject
+    streaming or stateful pair: the ONNX pair of the same kind). With both rows' per-subject
     confusion matrices the deltas get paired subject-bootstrap CIs (``*_delta_vs_fp32_ci``, points).
     """
     from sleepedge.core.stats import cms_from_json, paired_delta_ci
 
     ok = lambda n: rows[n] if rows.get(n, {}).get("status") == "ok" else None  # noqa: E731
-    onnx, stream = ok("onnx_fp32"), ok("stream_onnx_fp32")
+    onnx, stream, stateful = ok("onnx_fp32"), ok("stream_onnx_fp32"), ok("stateful_onnx_fp32")
     tflite_fp32 = {FORMATS[n].converter: r for n, r in rows.items()  # the fp32 TFLite file of each converter
                    if FORMATS[n].precision == "fp32" and FORMATS[n].runtime == "tflite" and not FORMATS[n].stream
                    and r["status"] == "ok"}
     for r in rows.values():
         fmt = FORMATS[r["format"]]
-        ref = stream if fmt.stream else tflite_fp32.get(fmt.converter, onnx)
+        ref = stream if fmt.stream else (stateful if fmt.stateful else tflite_fp32.get(fmt.converter, onnx))
         if (ref is not None and r["precision"] in ("int8", "int16x8") and r["status"] == "ok"
                 and r.get("accuracy") is not None and ref.get("accuracy") is not None):
             r["fp32_reference"] = ref["format"]

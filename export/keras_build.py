@@ -1,9 +1,9 @@
 """The default TFLite converter: DeepSleepNet rebuilt in tf_keras from its architecture dataclass, PyTorch weights
 copied in, converted with TensorFlow's own TFLite converter. Runs in a child process (TensorFlow).
 
-    python -m sleepedge.export.keras_build --arch ARCH.json --weights W.npz --kind window|features|head
-        --seq-len L --out DIR [--calib CALIB.npy] [--outputs float32,full_integer_quant,integer_quant] [--attempts N]
-        [--lstm fused|unrolled]
+    python -m sleepedge.export.keras_build --arch ARCH.json --weights W.npz --kind window|features|head|step
+        --seq-len L --out DIR [--calib CALIB.npy|CALIB.npz] [--outputs float32,full_integer_quant,integer_quant,
+        full_integer_quant_with_int16_act] [--attempts N] [--lstm fused|unrolled]
 
 Why not only onnx2tf (kept as the ``*_onnx2tf`` formats): it unrolls the BiLSTM into ~70 operators per time step whatever its width,
 and TFLite Micro's persistent per-operator data then dominates the arena of a small model. A tf_keras
@@ -19,6 +19,13 @@ one-channel signal cost about as much as the conv after it, timed on x86), bias-
 before Flatten, as PyTorch flattens ``(channels, length)``), bidirectional LSTMs (gate order i, f, g, o
 in both frameworks; PyTorch's two biases summed), the shortcut and the classifier. Output files are
 named like onnx2tf's (``model_<output>.tflite``), so the export rows treat both converters alike.
+
+Kind ``step`` is the one-step head of a causal model (:class:`sleepedge.models.causal.CausalStep`): inputs
+``features`` (1, F), ``h`` and ``c`` (1, layers, H), outputs ``logits`` (1, C), ``h_out`` and ``c_out``. Its
+LSTM cell is written out with Dense, sigmoid, tanh, Multiply and Add layers, one pair of Dense layers per gate
+(so each gate gets its own int8 scale), never a Keras LSTM: the converter would fuse that into an operator that
+keeps its state inside the interpreter, and the stateful pair exists to hand the state to the caller. Its
+calibration is an ``.npz`` with one array per input (``features``, ``h``, ``c``), fed in the model's input order.
 """
 from __future__ import annotations
 
@@ -32,7 +39,9 @@ from pathlib import Path
 import numpy as np
 
 STEM = "model"
-OUTPUTS = ("float32", "full_integer_quant", "integer_quant")
+OUTPUTS = ("float32", "full_integer_quant", "integer_quant", "full_integer_quant_with_int16_act")
+KINDS = ("window", "features", "head", "step")
+STEP_INPUTS, STEP_OUTPUTS = ("features", "h", "c"), ("logits", "h_out", "c_out")  # as sleepedge.models.causal
 LSTM_MODES = ("fused", "unrolled")
 
 
@@ -116,6 +125,8 @@ def build(arch, weights: dict, kind: str, seq_len: int, lstm: str = "fused"):
         raise ValueError(f"unknown lstm mode {lstm!r} ({', '.join(LSTM_MODES)})")
     tf, keras = import_keras()
     s, f_dim = arch.epoch_samples, arch.cnn_features
+    if kind == "step":
+        return _step_model(keras, weights, arch)
     if kind == "head":
         inp = keras.Input(shape=(seq_len, 1, f_dim), batch_size=1, name="x")
         out = _sequence(tf, keras, keras.layers.Reshape((seq_len, f_dim))(inp), weights, arch, seq_len, lstm)
@@ -129,8 +140,61 @@ def build(arch, weights: dict, kind: str, seq_len: int, lstm: str = "fused"):
             seq = keras.layers.Lambda(lambda t: tf.reshape(t, (1, seq_len, f_dim)))(feats)  # epochs -> sequence
             out = _sequence(tf, keras, seq, weights, arch, seq_len, lstm)
         else:
-            raise ValueError(f"unknown model kind {kind!r} (window, features, head)")
+            raise ValueError(f"unknown model kind {kind!r} ({', '.join(KINDS)})")
     return keras.Model(inp, out)
+
+
+def _dense(keras, x, w: np.ndarray, b: np.ndarray | None, name: str):
+    """``x @ w.T (+ b)`` as a Keras Dense layer with PyTorch's ``(out, in)`` weight ``w``."""
+    layer = keras.layers.Dense(w.shape[0], use_bias=b is not None, name=name)
+    y = layer(x)
+    layer.set_weights([w.T] if b is None else [w.T, b])
+    return y
+
+
+def _step_cell(keras, x, h, c, w: dict, layer: int, hidden: int):
+    """One LSTM cell step, gate by gate (PyTorch order i, f, g, o; the two biases summed): ``(h_new, c_new)``."""
+    w_ih, w_hh = w[f"lstm.weight_ih_l{layer}"], w[f"lstm.weight_hh_l{layer}"]
+    bias = w[f"lstm.bias_ih_l{layer}"] + w[f"lstm.bias_hh_l{layer}"]
+    gates = {}
+    for k, (gate, act) in enumerate((("i", "sigmoid"), ("f", "sigmoid"), ("g", "tanh"), ("o", "sigmoid"))):
+        rows = slice(k * hidden, (k + 1) * hidden)
+        pre = keras.layers.Add(name=f"l{layer}_{gate}_pre")([
+            _dense(keras, x, w_ih[rows], bias[rows], f"l{layer}_{gate}_x"),
+            _dense(keras, h, w_hh[rows], None, f"l{layer}_{gate}_h")])
+        gates[gate] = keras.layers.Activation(act, name=f"l{layer}_{gate}")(pre)
+    keep = keras.layers.Multiply(name=f"l{layer}_keep")([gates["f"], c])
+    write = keras.layers.Multiply(name=f"l{layer}_write")([gates["i"], gates["g"]])
+    c_new = keras.layers.Add(name=f"l{layer}_c")([keep, write])
+    h_new = keras.layers.Multiply(name=f"l{layer}_h")([gates["o"], keras.layers.Activation("tanh", name=f"l{layer}_tanh_c")(c_new)])
+    return h_new, c_new
+
+
+def _stack_state(keras, parts: list, hidden: int, name: str):
+    """``layers`` tensors ``(1, H)`` -> ``(1, layers, H)``, the output layer named ``name``."""
+    if len(parts) == 1:
+        return keras.layers.Reshape((1, hidden), name=name)(parts[0])
+    rows = [keras.layers.Reshape((1, hidden))(p) for p in parts]
+    return keras.layers.Concatenate(axis=1, name=name)(rows)
+
+
+def _step_model(keras, w: dict, arch):
+    """The one-step causal head (module docstring): ``[features, h, c] -> [logits, h_out, c_out]``."""
+    hid, n_layers = arch.lstm_hidden, arch.lstm_layers
+    f_in = keras.Input(shape=(arch.cnn_features,), batch_size=1, name=STEP_INPUTS[0])
+    h_in = keras.Input(shape=(n_layers, hid), batch_size=1, name=STEP_INPUTS[1])
+    c_in = keras.Input(shape=(n_layers, hid), batch_size=1, name=STEP_INPUTS[2])
+    take = lambda t, i, n: keras.layers.Lambda(lambda v: v[:, i, :], name=f"{n}_l{i}")(t)  # noqa: E731
+    x, hs, cs = f_in, [], []
+    for layer in range(n_layers):
+        x, c_new = _step_cell(keras, x, take(h_in, layer, "h"), take(c_in, layer, "c"), w, layer, hid)
+        hs.append(x)
+        cs.append(c_new)
+    short = _dense(keras, f_in, w["shortcut.weight"], None, "shortcut")
+    short = keras.layers.ReLU()(_batch_norm(keras, short, w, "shortcut_bn"))
+    logits = _dense(keras, keras.layers.Add()([x, short]), w["head.weight"], w["head.bias"], STEP_OUTPUTS[0])
+    outs = [logits, _stack_state(keras, hs, hid, STEP_OUTPUTS[1]), _stack_state(keras, cs, hid, STEP_OUTPUTS[2])]
+    return keras.Model([f_in, h_in, c_in], outs)
 
 
 def _epochs(keras, inp, steps: int, s: int):
@@ -140,24 +204,41 @@ def _epochs(keras, inp, steps: int, s: int):
     return keras.layers.Lambda(lambda t: tf.reshape(t, (steps, s, 1)))(inp)
 
 
-def convert_one(model, name: str, calib: np.ndarray | None) -> bytes:
+def representative(calib) -> callable:
+    """The converter's representative dataset: one sample per first-axis entry. ``calib`` is one array, or for
+    a model with several inputs a dict of arrays by input name, yielded as a dict: the converter's calibrator
+    feeds a list in the order of the signature's inputs, which is sorted by name (``c, features, h`` for the
+    step), not the Keras input order, and a list in Keras order calibrated ``features`` into ``c`` (measured:
+    a RESHAPE then fails to prepare); a dict is matched by name."""
+    if isinstance(calib, dict):
+        n = len(next(iter(calib.values())))
+        return lambda: ({k: a[i:i + 1].astype(np.float32) for k, a in calib.items()} for i in range(n))
+    return lambda: ([calib[i:i + 1].astype(np.float32)] for i in range(len(calib)))
+
+
+def convert_one(model, name: str, calib) -> bytes:
     """One TFLite flatbuffer of ``model``: ``float32``; int8 ``full_integer_quant`` (int8 I/O) or
-    ``integer_quant`` (float I/O), calibrated on ``calib`` (one sample per first-axis entry)."""
+    ``integer_quant`` (float I/O), or 16x8 ``full_integer_quant_with_int16_act`` (int16 activations and I/O,
+    int8 weights), calibrated on ``calib`` (one sample per first-axis entry; a dict of arrays by input name for
+    a model with several inputs)."""
     tf, _ = import_keras()
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     if name != "float32":
         if calib is None:
             raise ValueError(f"{name} needs calibration data")
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = lambda: ([calib[i:i + 1].astype(np.float32)] for i in range(len(calib)))
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.representative_dataset = representative(calib)
+        int16 = name == "full_integer_quant_with_int16_act"
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+                                          if int16 else tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         # The MLIR quantiser (TF 2.19's default) gives the fused int8 LSTM default scales for its gate
         # intermediates instead of calibrated ones: measured on the demo's compressed head, mean |logit
         # error| 1.8 and 93 % agreement with fp32. The older calibrating quantiser records the LSTM's
         # intermediates: 0.018 and 99.9 % on the same head (docs/converters.md).
         conv.experimental_new_quantizer = False
-        if name == "full_integer_quant":
-            conv.inference_input_type, conv.inference_output_type = tf.int8, tf.int8
+        if name in ("full_integer_quant", "full_integer_quant_with_int16_act"):
+            io = tf.int16 if int16 else tf.int8
+            conv.inference_input_type, conv.inference_output_type = io, io
     return conv.convert()
 
 
@@ -183,14 +264,26 @@ def convert(model, outputs: list[str], calib: np.ndarray | None, out: Path, atte
     return result
 
 
+def load_calib(path: str, input_names: list[str]):
+    """Calibration inputs: an ``.npy`` array, or from an ``.npz`` the arrays named like the model's inputs (a dict)."""
+    if not path.endswith(".npz"):
+        return np.load(path)
+    with np.load(path) as z:
+        missing = sorted(set(input_names) - set(z.files))
+        if missing:
+            raise SystemExit(f"{path}: no calibration array for input(s) {missing}")
+        return {n: z[n] for n in input_names}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--arch", required=True, help="architecture JSON (DeepSleepNetArch.to_dict())")
     p.add_argument("--weights", required=True, help=".npz of the PyTorch state_dict (numpy arrays)")
-    p.add_argument("--kind", choices=("window", "features", "head"), default="window")
+    p.add_argument("--kind", choices=KINDS, default="window")
     p.add_argument("--seq-len", type=int, required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--calib", default=None, help=".npy calibration inputs in the model's input layout")
+    p.add_argument("--calib", default=None, help=".npy calibration inputs in the model's input layout (.npz: one "
+                   "array per input, kind step)")
     p.add_argument("--outputs", default="float32,full_integer_quant")
     p.add_argument("--attempts", type=int, default=4, help="conversions of an integer output until it is fully integer")
     p.add_argument("--lstm", choices=LSTM_MODES, default="fused", help="fused LSTM operators, or the LSTM unrolled")
@@ -206,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"unknown outputs {unknown} (known: {', '.join(OUTPUTS)})")
     t0 = time.perf_counter()
     model = build(arch, weights, a.kind, a.seq_len, a.lstm)
-    calib = np.load(a.calib) if a.calib else None
+    calib = load_calib(a.calib, [i.name.split(":")[0] for i in model.inputs]) if a.calib else None
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     result = convert(model, outputs, calib, out, a.attempts)

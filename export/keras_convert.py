@@ -31,7 +31,7 @@ def keras_command(work: Path, kind: str, seq_len: int, outputs: list[str], calib
     return cmd + (["--calib", str(calib)] if calib is not None else [])
 
 
-def run_keras(model, kind: str, seq_len: int, work_dir: str | Path, calib_x: np.ndarray | None,
+def run_keras(model, kind: str, seq_len: int, work_dir: str | Path, calib_x: np.ndarray | dict | None,
               outputs: list[str], timeout_s: float = 1800, name: str = "", attempts: int = 4,
               lstm: str = "fused") -> Onnx2TfJob:
     """Convert ``model`` (a DeepSleepNet) through tf_keras in a child process.
@@ -41,13 +41,14 @@ def run_keras(model, kind: str, seq_len: int, work_dir: str | Path, calib_x: np.
     model : sleepedge.models.DeepSleepNet
         Source of the architecture and weights.
     kind : str
-        ``window`` (1, L, 1, S), ``features`` (1, 1, 1, S) or ``head`` (1, L, 1, F).
+        ``window`` (1, L, 1, S), ``features`` (1, 1, 1, S), ``head`` (1, L, 1, F) or ``step`` (a causal head's step).
     seq_len : int
         Window length L (ignored by ``features``).
     work_dir : path
         Scratch folder (emptied first).
-    calib_x : ndarray or None
-        Calibration inputs in the model's input layout, one per first-axis entry; None = float32 only.
+    calib_x : ndarray, dict or None
+        Calibration inputs in the model's input layout, one per first-axis entry (kind ``step``: a dict of arrays
+        by input name); None = float32 only.
     outputs : list of str
         ``float32``, ``full_integer_quant``, ``integer_quant``.
     timeout_s : float
@@ -72,7 +73,7 @@ def run_keras(model, kind: str, seq_len: int, work_dir: str | Path, calib_x: np.
     return _collect_job(work, res, name, outputs, attempts)
 
 
-def _prepare_work(work_dir: str | Path, model, calib_x: np.ndarray | None) -> tuple[Path, Path | None]:
+def _prepare_work(work_dir: str | Path, model, calib_x: np.ndarray | dict | None) -> tuple[Path, Path | None]:
     """Empty the scratch folder and write the child's inputs: arch.json, weights.npz, calib.npy (if any)."""
     work = Path(work_dir).resolve()
     if work.exists():
@@ -81,7 +82,10 @@ def _prepare_work(work_dir: str | Path, model, calib_x: np.ndarray | None) -> tu
     (work / "arch.json").write_text(json.dumps(model.arch.to_dict()), encoding="utf-8")
     np.savez(work / "weights.npz", **{k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
     calib = None
-    if calib_x is not None:
+    if isinstance(calib_x, dict):  # a model with several inputs (kind step): one array per input name
+        calib = work / "calib.npz"
+        np.savez(calib, **{k: np.ascontiguousarray(v, dtype=np.float32) for k, v in calib_x.items()})
+    elif calib_x is not None:
         calib = work / "calib.npy"
         np.save(calib, np.ascontiguousarray(calib_x, dtype=np.float32))
     return work, calib

@@ -135,6 +135,9 @@ def file_provenance(base: dict[str, Any], row: dict[str, Any], part: str | None,
            "model": row.get("model"), "format": row.get("format"), "part": part, "model_label": row.get("label"),
            "params": row.get("params"), "seq_len": row.get("seq_len"), "untrained": bool(row.get("untrained")),
            "precision": row.get("precision"), "int8_input": None}
+    if row.get("kind") == "stateful":
+        doc["stateful"] = stateful_entry(row)
+        quant = None if part == "step" else quant  # the step's inputs are in doc["stateful"]["tensors"]
     if quant is not None and quant.get("dtype") in ("int8", "int16"):
         clip = ((base.get("input_stats") or {}).get("calibration") or {}).get("clip_uv") if part != "head" else None
         lo, hi = np.iinfo(quant["dtype"]).min, np.iinfo(quant["dtype"]).max
@@ -142,6 +145,24 @@ def file_provenance(base: dict[str, Any], row: dict[str, Any], part: str | None,
         doc["int8_input"] = {**quant, "clip_uv": clip, "unit": "features" if part == "head" else "uV",
                              "range": [(lo - z) * s, (hi - z) * s]}
     return doc
+
+
+STATEFUL_KEYS = ("step_io", "lookahead", "lag_s", "state_layers", "state_hidden", "state_dtype", "state_bytes")
+
+
+def stateful_entry(row: dict[str, Any]) -> dict[str, Any]:
+    """The ``stateful`` entry of both files of a stateful pair: how a runtime wires and carries the state.
+
+    ``step_io`` gives the position of each named input and output of the step file; ``tensors`` the dtype,
+    shape, scale and zero point of each (integer files), so a firmware can requantise ``h_out`` / ``c_out`` to
+    the ``h`` / ``c`` inputs; ``reset`` the rule of :mod:`sleepedge.models.stateful`.
+    """
+    entry = {k: row.get(k) for k in STATEFUL_KEYS}
+    entry["tensors"] = row.get("step_tensors")
+    entry["reset"] = ("zero h and c at the start of a recording and at every change between signal and gap "
+                      "(sleepedge.models.stateful.segment_starts)")
+    entry["decision"] = "the step that consumed epoch t decides epoch t - lookahead"
+    return entry
 
 
 def stamp_provenance(row: dict[str, Any], files: dict[str | None, Path]) -> str | None:

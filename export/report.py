@@ -54,6 +54,25 @@ def stream_lines(rows: list[dict[str, Any]]) -> list[str]:
                        f"RAM {_cell('tflm_arena_bytes', r.get('stream_ram_bytes'))}; fits {', '.join(r.get('fits_boards') or []) or 'none'}"
                        + goal)
     return out
+def stateful_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per stateful pair: look-ahead, state layout, agreement and state error over the test nights, and
+    for an integer pair both TFLite Micro arenas and the RAM of the firmware loop (arenas + state + one epoch)."""
+    out = []
+    for r in rows:
+        if r.get("kind") != "stateful" or r["status"] != "ok":
+            continue
+        line = (f"- {r['model']}/{r['format']}: look-ahead {r['lookahead']} ({r['lag_s']} s lag), state {r['state_layers']} x "
+                f"{r['state_hidden']} {r['state_dtype']} ({r['state_bytes']:,} bytes); {r.get('test_epochs')} test epochs, "
+                f"agreement {_cell('agreement_torch', r.get('agreement_torch'))} %, max state error "
+                f"{r.get('state_max_abs_error') or 0:.3g}")
+        if r.get("tflm_arena_features_bytes") is not None:
+            line += (f"; TFLite Micro arenas features {_cell('tflm_arena_bytes', r['tflm_arena_features_bytes'])} + step "
+                     f"{_cell('tflm_arena_bytes', r.get('tflm_arena_step_bytes'))}, RAM {_cell('tflm_arena_bytes', r.get('stateful_ram_bytes'))}"
+                     f"; fits {', '.join(r.get('fits_boards') or []) or 'none'}")
+        out.append(line)
+    return out
+
+
 def _ci(row: dict[str, Any], metric: str) -> str:
     ci = row.get(f"{metric}_delta_vs_fp32_ci")
     return f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else ""
@@ -77,6 +96,9 @@ def formats_markdown(rows: list[dict[str, Any]], title: str = "Export formats") 
     legend += ("Streaming pairs (stream_*): features model + sequence head, sizes and arenas summed; scored by running "
                "the pair on every test window. Untrained reference: paper-size DeepSleepNet with random weights, no accuracy.\n")
     text = f"# {title}\n\n" + head + body + legend
+    if stateful_lines(rows):
+        text += ("\nStateful pairs (stateful_*: feature model + one-step causal head, the LSTM state carried by the caller; "
+                 "scored over whole test nights, one call of each per epoch):\n\n" + "\n".join(stateful_lines(rows)) + "\n")
     if stream_lines(rows):
         text += "\nStreaming pairs on a microcontroller:\n\n" + "\n".join(stream_lines(rows)) + "\n"
     if deltas:

@@ -60,6 +60,22 @@ def load_subjects(path: str | Path) -> np.ndarray | None:
     return np.asarray([p if p is not None else others[r] for r, p in zip(records, parsed)], dtype=np.int64)
 
 
+def load_records(path: str | Path) -> np.ndarray | None:
+    """The ``record`` of each sequence of a ``test.npz`` (consecutive sequences of one night), or None."""
+    with np.load(path) as z:
+        return np.asarray(z["record"]).astype(str) if "record" in z.files else None
+
+
+def log_missing_causal(models: dict[str, Path], formats: list[str]) -> None:
+    """One log line when stateful formats are asked for and no model is causal (no row is written for them)."""
+    from sleepedge.config.formats import FORMATS
+
+    wanted = [f for f in formats if f in FORMATS and FORMATS[f].stateful]
+    if wanted and "causal" not in models:
+        log.info("%s: no causal model (compress.causal_lookaheads empty, or no compress stage): not exported",
+                 ", ".join(wanted))
+
+
 def stage_inputs(run_dir: Path, compressed: bool | None) -> tuple[dict[str, Path], Path]:
     """Checkpoints and data of a run (verified against their manifests) and the parent stage folder."""
     train_dir = run_dir / "train"
@@ -71,11 +87,14 @@ def stage_inputs(run_dir: Path, compressed: bool | None) -> tuple[dict[str, Path
         cm = read_manifest(comp_dir)
         require_fresh(comp_dir)  # made from this train stage, not an older one
         inputs["compressed"], parent = output_path(comp_dir, cm, "selected"), comp_dir
+        if "causal" in (cm.get("outputs") or {}):  # the causal head distilled by the compress stage: stateful formats
+            inputs["causal"] = output_path(comp_dir, cm, "causal")
     return inputs, parent
 
 
 def run_export_stage(run_dir: str | Path, cfg, overwrite: bool = False, compressed: bool | None = None) -> Path:
-    """Export the run's baseline (``RUN/train/model.pt``) and selected compressed model into ``RUN/export/``.
+    """Export the run's baseline (``RUN/train/model.pt``), selected compressed model and, when the compress stage
+    made one (manifest output ``causal``), the causal model (stateful formats only) into ``RUN/export/``.
 
     Parameters
     ----------
@@ -95,7 +114,7 @@ def run_export_stage(run_dir: str | Path, cfg, overwrite: bool = False, compress
     """
     run_dir = Path(run_dir)
     inputs, parent = stage_inputs(run_dir, compressed)
-    models = {k: v for k, v in inputs.items() if k in ("baseline", "compressed")}
+    models = {k: v for k, v in inputs.items() if k in ("baseline", "compressed", "causal")}
     with stage_transaction(run_dir / "export", overwrite=overwrite) as out:  # built in RUN/.export.partial
         export_models(models, inputs["test"], inputs["calib"], out, cfg, parent, overwrite=True)
     return run_dir / "export"
@@ -107,7 +126,8 @@ def export_models(models: dict[str, Path], test_npz: Path, calib_npz: Path, out:
     into ``out/deepsleepnet/``, then write ``formats.md``, a model card per model and the manifest."""
     ecfg = export_section(cfg)
     test_x, test_y = load_sequences(test_npz)
-    subjects = load_subjects(test_npz)
+    subjects, records = load_subjects(test_npz), load_records(test_npz)
+    log_missing_causal(models, ecfg.formats)
     cx, cy = load_sequences(calib_npz)
     calib_x, clip_uv = clip_range(calibration_sample(cx, cy, ecfg.calib_sequences, seed=ecfg.calib_seed),
                                   ecfg.calib_clip_percentile)
@@ -117,7 +137,7 @@ def export_models(models: dict[str, Path], test_npz: Path, calib_npz: Path, out:
     info = {"provenance": export_context(parent, cx, cy, calib_x, clip_uv, source=Path(calib_npz).name)}  # in every file
     for name, ckpt in models.items():
         rows += export_checkpoint(ckpt, out, calib_x, test_x, test_y, cfg, name, overwrite=overwrite, test_subjects=subjects,
-                                  extra_info=info)
+                                  extra_info=info, test_records=records)
     rows += export_reference(out, calib_x, test_x, test_y, cfg, overwrite=overwrite, extra_info=info)  # untrained
     for r in rows:
         if r["precision"] in ("int8", "int16x8"):

@@ -12,7 +12,7 @@ import re
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -26,32 +26,129 @@ import sys, numpy as np
 from tflite_micro.python.tflite_micro import runtime
 path, arena, xin, yout = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 it = runtime.Interpreter.from_file(path, arena_size=arena)
-it.set_input(np.load(xin), 0)
+with np.load(xin) as z:
+    for i in range(len(z.files)):
+        it.set_input(z[f"x{i}"], i)
 it.invoke()
-np.save(yout, it.get_output(0))
+outs, k = {}, 0
+while True:  # every output: the runtime has no output count, and get_output_details raises past the last
+    try:
+        it.get_output_details(k)
+    except Exception:
+        break
+    outs[f"y{k}"] = it.get_output(k)
+    k += 1
+np.savez(yout, **outs)
 it.print_allocations()
 sys.stdout.flush(); sys.stderr.flush()
 """
 
+# One night through a stateful pair under TFLite Micro (see run_stateful_tflm): the shared loop of
+# sleepedge.models.stateful with a TFLM step, int8/int16 tensors (de)quantised with each tensor's own parameters.
+_NIGHT_CHILD = """
+import json, sys, numpy as np
+from tflite_micro.python.tflite_micro import runtime
+from sleepedge.models.stateful import run_stateful
+feat_path, step_path, arena, data, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+with np.load(data) as z:
+    epochs, starts = z["epochs"], z["starts"]
+cfg = json.loads(open(data[:-4] + ".json").read())
+io, layers, hidden, k = cfg["step_io"], cfg["layers"], cfg["hidden"], cfg["lookahead"]
+fm = runtime.Interpreter.from_file(feat_path, arena_size=arena)
+sm = runtime.Interpreter.from_file(step_path, arena_size=arena)
+def qp(d):
+    q = d["quantization_parameters"]
+    return (float(q["scales"][0]), int(q["zero_points"][0])) if len(q["scales"]) else (0.0, 0)
+def to_tensor(x, d):
+    s, z = qp(d)
+    if np.dtype(d["dtype"]).kind != "i":
+        return x.astype(d["dtype"])
+    info = np.iinfo(d["dtype"])
+    return np.clip(np.round(x / s) + z, info.min, info.max).astype(d["dtype"])
+def to_float(q, d):
+    s, z = qp(d)
+    return (q.astype(np.float32) - z) * s if np.dtype(d["dtype"]).kind == "i" else q.astype(np.float32)
+fin, fout = fm.get_input_details(0), fm.get_output_details(0)
+sin = {n: sm.get_input_details(i) for n, i in io["inputs"].items()}
+sout = {n: sm.get_output_details(i) for n, i in io["outputs"].items()}
+feats = []
+for e in epochs:
+    fm.set_input(to_tensor(e.reshape(fin["shape"]), fin), 0)
+    fm.invoke()
+    feats.append(to_float(fm.get_output(0), fout).reshape(-1))
+feats = np.stack(feats)
+states = []
+def step(f, h, c):
+    for name, x in (("features", f), ("h", h), ("c", c)):
+        sm.set_input(to_tensor(x.reshape(sin[name]["shape"]), sin[name]), io["inputs"][name])
+    sm.invoke()
+    res = [to_float(sm.get_output(io["outputs"][n]), sout[n]) for n in ("logits", "h_out", "c_out")]
+    states.append(np.stack([res[1].reshape(layers, hidden), res[2].reshape(layers, hidden)]))
+    return res[0], res[1], res[2]
+logits = run_stateful(step, feats, layers, hidden, k, starts)
+np.savez(out, logits=logits, states=np.stack(states), features=feats)
+"""
 
-def run_tflm(path: str | Path, x_in: np.ndarray, arena_size: int, timeout_s: float = 300) -> dict[str, Any]:
+
+def _inputs(x_in: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+    """One input tensor, or several in the model's input order, as a list."""
+    return [x_in] if isinstance(x_in, np.ndarray) else list(x_in)
+
+
+def run_tflm(path: str | Path, x_in: np.ndarray | Sequence[np.ndarray], arena_size: int,
+             timeout_s: float = 300) -> dict[str, Any]:
     """Run one inference under TFLM with ``arena_size`` bytes in a child process.
+
+    ``x_in`` is the input tensor, or a list of them in the model's input order (``set_input(x, i)``).
 
     Returns
     -------
     dict
-        ``ok``, ``reason``, ``arena_bytes`` (parsed total, or None) and ``output`` (raw output tensor or None).
+        ``ok``, ``reason``, ``arena_bytes`` (parsed total, or None), ``output`` (raw first output tensor or
+        None) and ``outputs`` (every raw output tensor, in order, or None).
     """
     with tempfile.TemporaryDirectory(prefix="sleepedge-tflm-") as tmp:
-        xin, yout = Path(tmp) / "x.npy", Path(tmp) / "y.npy"
-        np.save(xin, x_in)
+        xin, yout = Path(tmp) / "x.npz", Path(tmp) / "y.npz"
+        np.savez(xin, **{f"x{i}": x for i, x in enumerate(_inputs(x_in))})
         res = run_child([sys.executable, "-c", _CHILD, str(Path(path).resolve()), str(int(arena_size)), str(xin), str(yout)],
                         tmp, timeout_s, "TFLite Micro")
         m = ARENA_RE.search(res.stdout + "\n" + res.stderr)
-        out = np.load(yout) if res.ok and yout.is_file() else None
-    return {"ok": res.ok and m is not None and out is not None,
+        outs = None
+        if res.ok and yout.is_file():
+            with np.load(yout) as z:
+                outs = [z[f"y{k}"] for k in range(len(z.files))]
+    return {"ok": res.ok and m is not None and bool(outs),
             "reason": res.reason or ("" if m else "no 'Arena allocation total' line in TFLM output"),
-            "arena_bytes": int(m.group(1)) if m else None, "output": out}
+            "arena_bytes": int(m.group(1)) if m else None, "output": outs[0] if outs else None, "outputs": outs}
+
+
+def run_stateful_tflm(features_path: str | Path, step_path: str | Path, epochs: np.ndarray, starts: Sequence[int],
+                      step_io: dict, layers: int, hidden: int, lookahead: int, arena_size: int = 8 << 20,
+                      timeout_s: float = 1800) -> dict[str, np.ndarray]:
+    """A night through a stateful pair under TFLite Micro: one feature call and one step call per epoch, the
+    state carried between steps and reset at every segment start (:func:`sleepedge.models.stateful.run_stateful`).
+
+    In a child process (a TFLM crash is an error here, not a dead caller). ``epochs`` (n, samples) in uV;
+    ``step_io`` the step file's input/output positions (the export row's ``step_io``). Tensors are
+    (de)quantised with each tensor's own scale and zero point: the state leaves as ``h_out`` / ``c_out`` and is
+    requantised to the ``h`` / ``c`` inputs' parameters. Returns ``logits`` (n, C) (decisions, look-ahead
+    applied), ``states`` (n, 2, layers, hidden) (``h_out`` and ``c_out`` after each step, dequantised) and
+    ``features`` (n, F). Raises ``RuntimeError`` with the child's reason when it fails.
+    """
+    import json
+
+    with tempfile.TemporaryDirectory(prefix="sleepedge-tflm-night-") as tmp:
+        data, out = Path(tmp) / "night.npz", Path(tmp) / "out.npz"
+        np.savez(data, epochs=np.asarray(epochs, np.float32).reshape(len(epochs), -1), starts=np.asarray(starts, np.int64))
+        (Path(tmp) / "night.json").write_text(json.dumps({"step_io": step_io, "layers": layers, "hidden": hidden,
+                                                          "lookahead": lookahead}), encoding="utf-8")
+        res = run_child([sys.executable, "-c", _NIGHT_CHILD, str(Path(features_path).resolve()),
+                         str(Path(step_path).resolve()), str(int(arena_size)), str(data), str(out)],
+                        tmp, timeout_s, "TFLite Micro night")
+        if not res.ok or not out.is_file():
+            raise RuntimeError(res.reason or "TFLite Micro night run wrote no result")
+        with np.load(out) as z:
+            return {k: z[k] for k in z.files}
 
 
 def measure_arena(path: str | Path, x_in: np.ndarray, max_arena: int = 64 << 20,
@@ -62,8 +159,9 @@ def measure_arena(path: str | Path, x_in: np.ndarray, max_arena: int = 64 << 20,
     ----------
     path : path
         The model (int8 I/O expected: ``x_in`` must already have the input dtype).
-    x_in : ndarray
-        One input tensor, e.g. a quantised test sequence of shape (1, T, 1, S).
+    x_in : ndarray or list of ndarray
+        One input tensor, e.g. a quantised test sequence of shape (1, T, 1, S), or one per input in the model's
+        input order (the stateful step: features, h and c at the positions of its ``step_io``).
     max_arena : int
         Arena for the first (measuring) run.
     timeout_s : float
@@ -85,7 +183,7 @@ def measure_arena(path: str | Path, x_in: np.ndarray, max_arena: int = 64 << 20,
     if not first["ok"]:
         return result
     need = -(-first["arena_bytes"] // 16) * 16
-    verified, reason = _smallest_verified_arena(path, x_in, need, max_arena, first["output"], timeout_s)
+    verified, reason = _smallest_verified_arena(path, x_in, need, max_arena, first["outputs"], timeout_s)
     result.update(tflm_status="ok" if verified else "unverified", tflm_reason=reason,
                   fits_boards=boards_that_fit(flash, verified or first["arena_bytes"]))
     if verified:
@@ -94,15 +192,16 @@ def measure_arena(path: str | Path, x_in: np.ndarray, max_arena: int = 64 << 20,
     return result
 
 
-def _runs_at(path, x_in, arena: int, expected: np.ndarray, timeout_s: float) -> tuple[bool, str]:
+def _runs_at(path, x_in, arena: int, expected: list[np.ndarray], timeout_s: float) -> tuple[bool, str]:
     run = run_tflm(path, x_in, arena, timeout_s)
-    same = run["ok"] and np.array_equal(run["output"], expected)
+    same = run["ok"] and len(run["outputs"]) == len(expected) and all(
+        np.array_equal(a, b) for a, b in zip(run["outputs"], expected))
     return same, "" if same else (run["reason"] or "output differs")
 
 
-def _smallest_verified_arena(path, x_in, need: int, max_arena: int, expected: np.ndarray,
+def _smallest_verified_arena(path, x_in, need: int, max_arena: int, expected: list[np.ndarray],
                              timeout_s: float, grow: float = 1.25, tries: int = 8, step: int = 256) -> tuple[int | None, str]:
-    """The smallest arena (to ``step`` bytes) that runs the model with the measuring run's output.
+    """The smallest arena (to ``step`` bytes) that runs the model with the measuring run's outputs (all of them).
 
     The recording allocator's total is usually enough. For some graphs (the streaming head) TFLM needs a
     little more at that exact size (alignment and persistent buffers the total leaves out), so the size

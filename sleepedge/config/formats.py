@@ -37,6 +37,9 @@ class ExportFormat:
     lstm : str
         Keras converter only: ``"fused"`` (one UNIDIRECTIONAL_SEQUENCE_LSTM operator per direction and layer)
         or ``"unrolled"`` (the LSTM written out step by step: fully connected and elementwise operators).
+    stateful : bool
+        A stateful pair of a causal model (per-epoch feature model + one-step head whose LSTM state enters and
+        leaves as tensors, two files; docs/streaming.md). Exported only for a causal model.
     """
 
     name: str
@@ -49,6 +52,7 @@ class ExportFormat:
     description: str = ""
     stream: bool = False
     lstm: str = ""
+    stateful: bool = False
 
     @property
     def is_int8(self) -> bool:
@@ -102,6 +106,17 @@ FORMATS: dict[str, ExportFormat] = {
         ExportFormat("stream_tflite_int8_onnx2tf", ".tflite", "onnx2tf", "tflite", "int8",
                      onnx2tf_output="full_integer_quant", int8_io=True, stream=True,
                      description="streaming pair, TFLite int8 (onnx2tf, unrolled LSTM)"),
+        # Stateful pair of the causal model (docs/streaming.md): features (1, 1, 1, S) -> (1, F) and one head step
+        # features (1, F), h (1, layers, H), c (1, layers, H) -> logits (1, C), h_out, c_out, once per epoch each.
+        ExportFormat("stateful_onnx_fp32", ".onnx", "torch.onnx", "onnxruntime", "fp32", stateful=True,
+                     description="stateful pair, ONNX: per-epoch features + one-step causal head, state as tensors"),
+        # Feature model full int8 (int8 I/O); the step 16x8 (int8 weights, int16 activations and I/O), so the state h
+        # and c is int16: chosen by measurement against a full-int8 step (sleepedge.lab.state_quant, docs/streaming.md
+        # "State quantisation"; sleepedge.export.stateful_export).
+        ExportFormat("stateful_tflite_int8", ".tflite", "keras", "tflite", "int8", onnx2tf_output="full_integer_quant",
+                     int8_io=True, stateful=True,
+                     description="stateful pair, TFLite int8 features + 16x8 step (tf_keras, LSTM step written out), "
+                                 "int16 state"),
     )
 }
 

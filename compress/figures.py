@@ -6,6 +6,9 @@
    its 95 % subject-bootstrap interval as error bars, against parameter count (one line per stage-1
    start ratio, each starting at its unshrunk parent), the selection margin as a band around zero,
    and the selected model starred; one panel per split.
+3. ``fig_causal.png`` (only with a causal head, ``compress.causal_lookaheads``): the paired macro-F1 change of
+   each causal head against its bidirectional parent vs the look-ahead, with 95 % intervals, the
+   selection margin, and the selected look-ahead starred; one panel per split.
 """
 from __future__ import annotations
 
@@ -92,4 +95,27 @@ def plot_stage2(rows: list[dict[str, Any]], path: str | Path, label: str, margin
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
     fig.suptitle(f"Stage 2, BiLSTM hidden-size reduction: {label}", fontsize=10)
+    return _save(fig, path)
+
+
+def plot_causal(rows: list[dict[str, Any]], path: str | Path, label: str, margin: float, parent: str) -> Path:
+    """Paired macro-F1 change vs the bidirectional parent (95 % CI) against look-ahead, selected look-ahead starred."""
+    plt = _pyplot()
+    chain = sorted((r for r in rows if r.get("lookahead") is not None), key=lambda r: r["lookahead"])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    for ax, split in zip(axes, ("val", "test")):
+        key = f"{split}_d_macro_f1_vs_parent"
+        x = [r["lookahead"] for r in chain]
+        ax.errorbar(x, [r[key] for r in chain], yerr=_err(chain, key), fmt="-o", ms=4, capsize=3, label="causal head")
+        ax.axhline(0.0, color="k", lw=0.8, label=f"bidirectional `{parent}`")
+        ax.axhspan(-margin, 0.0, color="green", alpha=0.08, label=f"margin -{margin:g} pt")
+        sel = [r for r in chain if r.get("causal_selected")]
+        if sel:
+            ax.plot([sel[0]["lookahead"]], [sel[0][key]], "*", color="gold", mec="k", ms=14, label="selected")
+        ax.set_xticks(x)
+        ax.set_xlabel("look-ahead k (epochs of 30 s after the scored epoch)")
+        ax.set_ylabel(f"{SPLIT_NAMES[split]} macro-F1 vs parent (pt, paired 95 % CI)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Causal head (streaming, one LSTM step per epoch): {label}", fontsize=10)
     return _save(fig, path)

@@ -2,7 +2,9 @@
 
 ``RUN/compress/`` receives ``steps/<id>/{model.pt,step.json}`` (one per model of the grid, plus
 ``steps/baseline/step.json``), ``plan.json`` (the settings the sweep was started with, for resuming),
-``sweep.csv``, ``sweep.md``, ``sweep.json``, ``fig_stage1.png``, ``fig_stage2.png``, ``selected.pt``,
+``sweep.csv``, ``sweep.md``, ``sweep.json``, ``fig_stage1.png``, ``fig_stage2.png``, ``selected.pt``, with
+``compress.causal_lookaheads`` the causal heads of the selected model (stage 3, ``steps/causal-k{k}/``,
+:mod:`.causal`), ``causal.pt`` (the selected look-ahead) and ``fig_causal.png``,
 ``recipes/<name>/steps/...`` and ``recipes.md``/``recipes.json`` (each ``compress.compare_recipes``
 recipe run along one path to the selected architecture, side by side with the sweep's own recipe on the
 same baseline), and ``manifest.json`` (written last). The stage is built in ``RUN/.compress.partial`` and
@@ -26,7 +28,9 @@ from sleepedge.run.transaction import refuse_finished, stage_transaction
 from sleepedge.compress.compare import compare_recipes, recipes_markdown
 from sleepedge.compress.plan import BASELINE, build_plan
 from sleepedge.compress.recipes import Recipe, comparison_recipes, resolve
-from sleepedge.compress.table import build_rows, check_selection_config, select, to_csv, to_markdown
+from sleepedge.compress.table import (
+    build_rows, causal_row, check_selection_config, select, select_causal, to_csv, to_markdown,
+)
 
 log = logging.getLogger(__name__)
 STAGE = "compress"
@@ -41,21 +45,69 @@ def dataset_label(train_manifest: dict[str, Any], where: Path) -> str:
 
 
 def _write_outputs(stage_dir: Path, baseline: Path, records: dict, rows: list, chosen: dict, selection: dict,
-                   label: str, wall_s: float, recipe, margin: float) -> dict[str, Path]:
+                   label: str, wall_s: float, recipe, margin: float, causal: dict | None = None) -> dict[str, Path]:
     from sleepedge.compress.figures import plot_stage1, plot_stage2
     from sleepedge.compress.sweep import model_path
 
     src = model_path(stage_dir / "steps", baseline, records[chosen["model"]])
-    md = to_markdown(rows, selection, label, wall_s, recipe.name)
-    return {
+    md = to_markdown(rows, selection, label, wall_s, recipe.name, causal=causal and causal["selection"])
+    doc = {"dataset": label, "recipe": recipe.to_dict(), "selection": selection, "rows": rows,
+           **({"causal": causal["metrics"]} if causal else {})}
+    out = {
         "selected": atomic_copy(src, stage_dir / "selected.pt", overwrite=True),
         "sweep_csv": atomic_write_text(stage_dir / "sweep.csv", to_csv(rows), overwrite=True),
         "sweep_md": atomic_write_text(stage_dir / "sweep.md", md, overwrite=True),
-        "sweep_json": atomic_write_json(stage_dir / "sweep.json", {"dataset": label, "recipe": recipe.to_dict(),
-                                                                   "selection": selection, "rows": rows}, overwrite=True),
+        "sweep_json": atomic_write_json(stage_dir / "sweep.json", doc, overwrite=True),
         "fig_stage1": plot_stage1(rows, stage_dir / "fig_stage1.png", label, recipe.importance),
         "fig_stage2": plot_stage2(rows, stage_dir / "fig_stage2.png", label, margin),
     }
+    return {**out, **(_causal_outputs(stage_dir, rows, causal, label) if causal else {})}
+
+
+def _causal_outputs(stage_dir: Path, rows: list, causal: dict, label: str) -> dict[str, Path]:
+    """``causal.pt`` (the selected causal head) and ``fig_causal.png``."""
+    from sleepedge.compress.figures import plot_causal
+
+    m = causal["metrics"]
+    return {"causal": atomic_copy(stage_dir / "steps" / m["selected"] / "model.pt", stage_dir / "causal.pt", overwrite=True),
+            "fig_causal": plot_causal(rows, stage_dir / "fig_causal.png", label, causal["margin"], m["parent"])}
+
+
+def _causal_summary(row: dict[str, Any]) -> dict[str, Any]:
+    """One causal head in ``metrics["causal"]["rows"]``: size, lag, streaming scores and the changes vs its parent."""
+    out = {k: row[k] for k in ("lookahead", "lag_s", "hidden", "params", "macs", "wall_s")}
+    for s in ("val", "test"):
+        for k in ("accuracy", "macro_f1"):
+            out[f"{s}_{k}"] = row[f"{s}_{k}"]
+            out[f"{s}_{k}_ci"] = [row[f"{s}_{k}_lo"], row[f"{s}_{k}_hi"]]
+            out[f"{s}_d_{k}_vs_parent_points"] = row[f"{s}_d_{k}_vs_parent"]
+            out[f"{s}_d_{k}_vs_parent_points_ci"] = [row[f"{s}_d_{k}_vs_parent_lo"], row[f"{s}_d_{k}_vs_parent_hi"]]
+    return out
+
+
+def _run_causal(stage_dir: Path, cfg: Config, inp: _Inputs, tr: "_Training", records: dict, rows: list,
+                chosen: dict) -> dict[str, Any] | None:
+    """Stage 3: the causal heads of the selected model (``compress.causal_lookaheads``), their rows appended to
+    ``rows``, and the look-ahead selected; None when the setting is empty."""
+    if not cfg.compress.causal_lookaheads:
+        return None
+    from sleepedge.compress.causal import CausalContext, run_causal_steps
+    from sleepedge.compress.sweep import model_path
+
+    parent = records[chosen["model"]]
+    ctx = CausalContext(cfg, stage_dir / "steps", model_path(stage_dir / "steps", inp.baseline, parent), parent, tr.data,
+                        inp.device, dropout=inp.recipe.dropout)
+    crecs = run_causal_steps(ctx, cfg.compress.causal_lookaheads)
+    crows = [causal_row(rec, records[BASELINE], parent) for rec in crecs.values()]
+    sel_row, selection = select_causal(crows, cfg.compress.causal_margin_points, parent["id"])
+    if not selection["qualified"]:
+        log.warning("NO causal look-ahead met the criterion (%s): the best, %s, is selected", selection["criterion"], sel_row["model"])
+    rows.extend(crows)
+    metrics = {"selected": sel_row["model"], "lookahead": sel_row["lookahead"], "lag_s": sel_row["lag_s"],
+               "qualified": selection["qualified"], "criterion": selection["criterion"], "parent": parent["id"],
+               "wall_s": sum(r["wall_s"]["total"] for r in crecs.values()),
+               "rows": {r["model"]: _causal_summary(r) for r in crows}}
+    return {"selection": selection, "metrics": metrics, "margin": cfg.compress.causal_margin_points}
 
 
 def _metrics(chosen: dict, selection: dict, records: dict, wall_s: float, run_wall_s: float) -> dict[str, Any]:
@@ -179,13 +231,16 @@ def _build_stage(stage_dir: Path, cfg: Config, inp: _Inputs, baseline_sha: str, 
     chosen, selection = select(rows, cfg.compress)
     if not selection["qualified"]:
         log.warning("NO compressed model met the selection criterion (%s): the BASELINE is selected", selection["criterion"])
+    causal = _run_causal(stage_dir, cfg, inp, tr, records, rows, chosen)  # stage 3, after the selection
     out = _write_outputs(stage_dir, baseline, records, rows, chosen, selection, inp.label, wall_s, recipe,
-                         cfg.compress.margin_points)
+                         cfg.compress.margin_points, causal)
     comparison = compare_recipes(ctx, inp.others, records, chosen, progress=tr.progress)
     out["recipes_json"] = atomic_write_json(stage_dir / "recipes.json", comparison, overwrite=True)
     out["recipes_md"] = atomic_write_text(stage_dir / "recipes.md", recipes_markdown(comparison, inp.label), overwrite=True)
     metrics = _metrics(chosen, selection, records, wall_s, time.perf_counter() - t0)
     metrics["recipe"], metrics["recipes"] = recipe.to_dict(), comparison["summary"]
+    if causal:
+        metrics["causal"] = causal["metrics"]
     write_manifest(stage_dir, STAGE, outputs=out, inputs={"baseline": baseline}, parent=inp.train_dir, config=cfg.to_dict(),
                    metrics=metrics, dataset=inp.train_m.get("dataset"), seed=cfg.train.seed, split=inp.train_m.get("split"),
                    extra={"sweep": tr.sweep, "plan": [s.id for s in plan]})

@@ -221,7 +221,8 @@ def run_step(ctx: SweepContext, step: Step, records: dict[str, dict[str, Any]]) 
 def plan_fingerprint(cfg: Config, baseline_sha: str, recipe: Recipe | None = None) -> dict[str, Any]:
     """What the finished steps of a sweep depend on: the baseline, the grid, the fine-tune settings, the recipe."""
     train = {k: v for k, v in asdict(cfg.train).items() if k not in ("threads", "device")}
-    comp = {k: v for k, v in asdict(cfg.compress).items() if k not in ("margin_points", "min_accuracy", "compare_recipes")}
+    comp = {k: v for k, v in asdict(cfg.compress).items() if k not in ("margin_points", "min_accuracy", "compare_recipes",
+            "causal_margin_points") and (cfg.compress.causal_lookaheads or not k.startswith("causal_"))}  # off: as before
     return {"baseline_sha256": baseline_sha, "train": train, "compress": comp,
             "recipe": json.loads(json.dumps((recipe or _resolved(cfg)).to_dict()))}
 

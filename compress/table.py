@@ -34,6 +34,8 @@ from sleepedge.core.stats import cms_from_json, paired_delta_ci, score_ci
 
 from sleepedge.compress.plan import BASELINE
 
+CAUSAL_STAGE = 3  # compress/causal.py (which imports torch)
+
 SPLITS = ("val", "test")
 METRICS = ("accuracy", "macro_f1", "kappa")
 CSV_COLUMNS = (
@@ -42,6 +44,11 @@ CSV_COLUMNS = (
     *[f"{s}_{m}{e}" for s in SPLITS for m in METRICS for e in ("", "_lo", "_hi")],
     *[f"{s}_d_{m}{e}" for s in SPLITS for m in METRICS for e in ("", "_lo", "_hi")],
     "val_accuracy_before_finetune", "finetune_epochs", "weights", "wall_s", "pareto", "selected",
+)
+VS_PARENT = ("accuracy", "macro_f1")  # the causal head's paired change vs its bidirectional parent
+CAUSAL_COLUMNS = (  # only in a table that has causal rows (stage 3), so a sweep without them reads as before
+    "lookahead", "lag_s", *[f"{s}_d_{m}_vs_parent{e}" for s in SPLITS for m in VS_PARENT for e in ("", "_lo", "_hi")],
+    "causal_selected",
 )
 
 
@@ -122,12 +129,22 @@ def _lower(r: dict[str, Any], key: str) -> float:
     return r[key] if lo is None else lo
 
 
+def has_causal(rows: list[dict[str, Any]]) -> bool:
+    """Whether the table holds causal-head rows (stage 3)."""
+    return any(r["stage"] == CAUSAL_STAGE for r in rows)
+
+
+def _cell(v: Any) -> Any:
+    return f"{v:.6g}" if isinstance(v, float) else ("" if v is None else v)
+
+
 def to_csv(rows: list[dict[str, Any]]) -> str:
+    columns = CSV_COLUMNS + (CAUSAL_COLUMNS if has_causal(rows) else ())
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: (f"{r[k]:.6g}" if isinstance(r[k], float) else ("" if r[k] is None else r[k])) for k in CSV_COLUMNS})
+        w.writerow({k: _cell(r.get(k)) for k in columns})
     return buf.getvalue()
 
 
@@ -151,7 +168,7 @@ def _md_row(r: dict[str, Any]) -> str:
              f"{r['params_reduction_pct']:.1f}", f"{r['macs'] / 1e6:.2f} M", f"{r['macs_reduction_pct']:.1f}",
              delta_ci(r, "val_d_accuracy"), delta_ci(r, "val_d_macro_f1"), pct_ci(r, "test_accuracy"),
              delta_ci(r, "test_d_accuracy"), delta_ci(r, "test_d_macro_f1"), f"{r['test_kappa']:.3f}",
-             "yes" if r["pareto"] else "", "**selected**" if r["selected"] else ""]
+             "yes" if r["pareto"] else "", "**selected**" if r["selected"] else ("**causal**" if r.get("causal_selected") else "")]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -168,8 +185,9 @@ def selection_sentence(sel: dict[str, Any], selection: dict[str, Any]) -> str:
             f"{delta_ci(sel, 'test_d_accuracy')} pt, macro-F1 {delta_ci(sel, 'test_d_macro_f1')} pt.")
 
 
-def to_markdown(rows: list[dict[str, Any]], selection: dict[str, Any], label: str, wall_s: float, recipe: str = "") -> str:
-    """The sweep as a markdown document labelled with the dataset."""
+def to_markdown(rows: list[dict[str, Any]], selection: dict[str, Any], label: str, wall_s: float, recipe: str = "",
+                causal: dict[str, Any] | None = None) -> str:
+    """The sweep as a markdown document labelled with the dataset (``causal``: the look-ahead selection)."""
     sel = next(r for r in rows if r["selected"])
     method = f" with the `{recipe}` recipe" if recipe else ""
     lines = [f"# Compression sweep: {label}", "",
@@ -177,10 +195,76 @@ def to_markdown(rows: list[dict[str, Any]], selection: dict[str, Any], label: st
              selection_sentence(sel, selection), ""]
     if not selection["qualified"]:
         lines += ["**WARNING: no model met the criterion; the BASELINE is selected (nothing was compressed).**", ""]
-    lines += ["Stage 0 = baseline, 1 = channel pruning, 2 = LSTM hidden-size reduction. Δ = paired change vs the baseline "
+    stages = "2 = LSTM hidden-size reduction, 3 = causal head (streaming)" if has_causal(rows) else "2 = LSTM hidden-size reduction"
+    lines += [f"Stage 0 = baseline, 1 = channel pruning, {stages}. Δ = paired change vs the baseline "
               "in points (same subjects, same epochs), with a 95 % subject-bootstrap interval. Pareto = on the front of "
               "parameters vs validation macro-F1. † = fine-tuning lowered validation macro-F1, so the step kept its pruned, "
               "un-fine-tuned weights. sweep.csv has every score (kappa included) with its interval.", "",
               "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
     lines += [_md_row(r) for r in rows]
+    if causal is not None:
+        lines += [""] + causal_markdown(rows, causal)
     return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------ the causal head (stage 3)
+def causal_row(rec: dict[str, Any], base: dict[str, Any], parent: dict[str, Any]) -> dict[str, Any]:
+    """A stage-3 row: :func:`model_row` vs the baseline, plus the paired change vs the bidirectional ``parent``."""
+    row = {**model_row(rec, base), "lookahead": rec["lookahead"], "lag_s": rec["lag_s"], "causal_selected": False}
+    for s in SPLITS:
+        cms, ref = rec[s].get("subject_confusion"), parent[s].get("subject_confusion")
+        delta = paired_delta_ci(cms_from_json(ref), cms_from_json(cms)) if cms and ref else None
+        for m in VS_PARENT:
+            key = f"{s}_d_{m}_vs_parent"
+            row[key] = 100.0 * (rec[s][m] - parent[s][m])
+            row[f"{key}_lo"] = delta[m]["lo"] if delta else None
+            row[f"{key}_hi"] = delta[m]["hi"] if delta else None
+    return row
+
+
+def select_causal(rows: list[dict[str, Any]], margin: float, parent: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The look-ahead to deploy: the smallest ``k`` non-inferior to the parent on validation macro-F1.
+
+    Non-inferior: the lower end of the 95 % paired interval of the validation macro-F1 change vs the
+    bidirectional parent is at least ``-margin`` points (the point change when a row has no interval). When
+    no ``k`` qualifies, the best one by validation macro-F1 (ties: the smaller ``k``) with ``qualified`` False.
+    """
+    if not rows:
+        raise ValueError("no causal rows to select from")
+    if margin < 0:
+        raise ConfigError(f"compress.causal_margin_points must be >= 0 (macro-F1 points), got {margin}")
+    ok = [r for r in rows if _lower(r, "val_d_macro_f1_vs_parent") >= -margin - 1e-9]
+    chosen = min(ok, key=lambda r: r["lookahead"]) if ok else max(rows, key=lambda r: (r["val_macro_f1"], -r["lookahead"]))
+    chosen["causal_selected"] = True
+    criterion = (f"smallest look-ahead whose validation macro-F1 change vs the bidirectional `{parent}` (paired, 95 % CI) "
+                 f"has its lower end >= -{margin:g} points")
+    return chosen, {"criterion": criterion, "threshold": -margin, "qualified": bool(ok), "n_qualified": len(ok)}
+
+
+CAUSAL_HEAD = ["model", "look-ahead (epochs)", "lag (s)", "hidden", "params", "val F1 % [95 % CI]",
+               "val ΔF1 vs parent pt [95 % CI]", "test F1 % [95 % CI]", "test ΔF1 vs parent pt [95 % CI]",
+               "test Δacc vs parent pt [95 % CI]", "selected"]
+
+
+def _causal_md_row(r: dict[str, Any]) -> str:
+    cells = [f"`{r['model']}`", str(r["lookahead"]), f"{r['lag_s']:g}", str(r["hidden"]), f"{r['params']:,}",
+             pct_ci(r, "val_macro_f1"), delta_ci(r, "val_d_macro_f1_vs_parent"), pct_ci(r, "test_macro_f1"),
+             delta_ci(r, "test_d_macro_f1_vs_parent"), delta_ci(r, "test_d_accuracy_vs_parent"),
+             "**selected**" if r["causal_selected"] else ""]
+    return "| " + " | ".join(cells) + " |"
+
+
+def causal_markdown(rows: list[dict[str, Any]], causal: dict[str, Any]) -> list[str]:
+    """The causal-head section of ``sweep.md``: the look-ahead selection and one row per ``k``."""
+    crows = [r for r in rows if r["stage"] == CAUSAL_STAGE]
+    sel = next(r for r in crows if r["causal_selected"])
+    lines = ["## Causal head (stage 3): true streaming", "",
+             f"The selected model's BiLSTM replaced by one LSTM direction, distilled from it; each decision is made "
+             f"`k` epochs after its epoch and scored streaming (each whole night one step per epoch, state carried). "
+             f"Selection ({causal['criterion']}, on validation): `{sel['model']}`, look-ahead {sel['lookahead']} "
+             f"(lag {sel['lag_s']:g} s); validation macro-F1 {delta_ci(sel, 'val_d_macro_f1_vs_parent')} pt, test "
+             f"{delta_ci(sel, 'test_d_macro_f1_vs_parent')} pt vs the bidirectional model.", ""]
+    if not causal["qualified"]:
+        lines += ["**WARNING: no look-ahead met the criterion; the best one is selected.**", ""]
+    lines += ["| " + " | ".join(CAUSAL_HEAD) + " |", "|" + "---|" * len(CAUSAL_HEAD)]
+    return lines + [_causal_md_row(r) for r in crows]

@@ -125,6 +125,7 @@ NON_NEGATIVE = Rule(lo=0)
 RATIO = Rule(lo=0, hi=1, hi_open=True)
 FRACTION = Rule(lo=0, hi=1)
 SCHEDULES = Rule(choices=("constant", "cosine"))
+MAX_LOOKAHEAD = 20  # epochs (10 min): a decision that late is no longer "online"
 RECIPE_NAMES = ("sleepedge", "paper")  # compress.recipes.RECIPES (that module imports torch; a test keeps them equal)
 
 RULES: dict[str, Rule] = {
@@ -187,6 +188,15 @@ RULES: dict[str, Rule] = {
     "compress.min_accuracy": FRACTION,
     "compress.finetune_lr": POSITIVE,
     "compress.keep_pruned_if_better": BOOL,
+    "compress.causal_lookaheads": Rule(lo=0, hi=MAX_LOOKAHEAD, unique=True,
+                                       what=f"distinct look-aheads in epochs, 0 to {MAX_LOOKAHEAD} ([] = no causal head)"),
+    "compress.causal_hidden": Rule(lo=0, what=">= 0 (0 = the selected model's hidden size)"),
+    "compress.causal_epochs": POSITIVE_INT,
+    "compress.causal_lr": POSITIVE,
+    "compress.causal_chunk": POSITIVE_INT,
+    "compress.causal_distill_alpha": FRACTION,
+    "compress.causal_temperature": POSITIVE,
+    "compress.causal_margin_points": Rule(lo=0, hi=100),
     "export.formats": Rule(choices=_export_formats, nonempty=True, unique=True),
     "export.opset": Rule(lo=11, hi=21),
     "export.parity_tol": POSITIVE,
@@ -249,6 +259,9 @@ def cross_key_problems(cfg: Any) -> list[str]:
     from sleepedge.models.presets import ARCH_PRESETS  # no torch
 
     arch = ARCH_PRESETS.get(cfg.model.arch)
+    if arch is not None and c.causal_hidden > arch.lstm_hidden:
+        out.append(f"compress.causal_hidden = {c.causal_hidden}: above the LSTM hidden size of model.arch = "
+                   f"{cfg.model.arch!r} ({arch.lstm_hidden}); a causal head can only keep or shrink it")
     if arch is not None and abs(d.sfreq * EPOCH_SECONDS - arch.epoch_samples) > 1e-6:
         out.append(f"data.sfreq = {d.sfreq:g}: model.arch = {cfg.model.arch!r} takes {arch.epoch_samples} samples per "
                    f"{EPOCH_SECONDS}-s epoch, i.e. {arch.epoch_samples / EPOCH_SECONDS:g} Hz (use data.resample = true "

@@ -95,13 +95,24 @@ class CompressConfig:
     min_accuracy: float = 0.0  # selection: or at least this accuracy (0 = unused)
     finetune_lr: float = 1e-4  # AdamW peak learning rate of the sleepedge recipe's fine-tunes (the paper recipe always uses 1e-4)
     keep_pruned_if_better: bool = True  # a step keeps its un-fine-tuned weights when they beat fine-tuning on val macro-F1
+    # The causal head (stage 3, compress/causal.py): a unidirectional-LSTM copy of the selected model for true
+    # streaming, distilled from it, one step per look-ahead k (decision for epoch t made after epoch t + k). [] = off.
+    causal_lookaheads: list[int] = field(default_factory=list)
+    causal_hidden: int = 0  # LSTM units of the causal head; 0 = the selected model's hidden size (else at most that)
+    causal_epochs: int = 30  # training epochs (passes over the training nights); the best by streaming val macro-F1 is kept
+    causal_lr: float = 1e-3  # AdamW learning rate (constant)
+    causal_chunk: int = 64  # truncated BPTT: epochs per chunk (the state is carried, detached, across chunks of a night)
+    causal_distill_alpha: float = 0.5  # weight of the bidirectional teacher's soft targets (0 = labels only)
+    causal_temperature: float = 2.0  # softening temperature of the soft targets
+    causal_margin_points: float = 1.0  # look-ahead selection: smallest k whose paired val macro-F1 CI vs the parent has lower end >= -margin
 
 
 @dataclass
 class ExportConfig:
     formats: list[str] = field(default_factory=lambda: ["onnx_fp32", "tflite_fp32", "tflite_int8",
                                                         "tflite_int8_unrolled", "stream_onnx_fp32",
-                                                        "stream_tflite_int8"])
+                                                        "stream_tflite_int8", "stateful_onnx_fp32",
+                                                        "stateful_tflite_int8"])
     opset: int = 17
     parity_tol: float = 1e-4
     calib_sequences: int = 64  # class-stratified real training sequences for int8 calibration

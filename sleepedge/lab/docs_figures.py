@@ -130,9 +130,39 @@ def summary_block(run: Path, p: dict[str, Any]) -> str:
                  f"**{check['verdict']}**" + (f": {', '.join(check['failed'])}" if check.get("failed") else "")))
     lines = [_stamp(p, run), "", "| | baseline | compressed (selected) | compressed vs baseline |", "|---|---:|---:|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    lines += causal_lines(cm.get("causal"), ex.get(("causal", "stateful_tflite_int8"), {}),
+                          ex.get(("causal", "stateful_onnx_fp32"), {}), _bench_row(bench, "causal", "stateful_tflite_int8"))
     lines += ["", "Δ = paired difference over the same test subjects, [95 % subject-bootstrap CI]. " + (total + "." if total else ""),
               "Every table of this run: [docs/generated/demo.md](docs/generated/demo.md)."]
     return "\n".join(lines)
+
+
+def causal_lines(causal: dict[str, Any] | None, s8: dict[str, Any], s32: dict[str, Any],
+                 bench: dict[str, Any] | None) -> list[str]:
+    """The README's second table: the causal head the sweep selected, streamed one epoch at a time (issue 21's goals)."""
+    if not causal:
+        return []
+    r = causal["rows"][causal["selected"]]
+    rows = [("look-ahead (decision lag)", f"{r['lookahead']} epochs ({r['lag_s']:g} s)",
+             "selected on validation" + ("" if causal.get("qualified") else ": NO look-ahead met the criterion")),
+            ("test macro-F1, PyTorch fp32, streamed (%)", _pct(r["test_macro_f1"]),
+             "vs bidirectional compressed: " + _ci(r["test_d_macro_f1_vs_parent_points"],
+                                                   r.get("test_d_macro_f1_vs_parent_points_ci"), " pt") + " (goal: lower end >= -1.0)")]
+    if s8.get("status") == "ok":
+        rows.append(("test macro-F1, stateful int8 TFLite (%)", _pct(s8.get("macro_f1")),
+                     f"vs its fp32: {_ci(100 * s8.get('macro_f1_delta_vs_fp32', 0), _scaled(s8))} pt (goal: within 0.5)"))
+        if s8.get("tflm_arena_bytes"):
+            rows.append(("TFLite Micro arenas, features + step", f"{s8['tflm_arena_bytes'] / 1024:,.1f} KiB",
+                         f"RAM with state and one raw epoch: {s8.get('stateful_ram_bytes', 0) / 1024:,.1f} KiB (goal: arenas <= 32 KiB)"))
+    elif s8:
+        rows.append(("stateful int8 TFLite", "FAILED", str(s8.get("reason", ""))[:200]))
+    if bench and bench.get("speedup_vs_yardstick"):
+        rows.append(("p50 latency per epoch, 1 thread (feature call + one step)", f"{bench['latency_ms_per_epoch_p50']:.3f} ms",
+                     f"{bench['speedup_vs_yardstick']:.1f}x faster and {bench.get('size_ratio_vs_yardstick') or 0:,.0f}x smaller "
+                     "than DeepSleepNet fp32 in onnxruntime (goals: 30x, 300x)"))
+    lines = ["", f"Causal head for true streaming (`{causal['selected']}`, `stateful_tflite_int8`: one feature call and one "
+             "LSTM step per 30-s epoch, state carried):", "", "| | causal head | against |", "|---|---:|---|"]
+    return lines + [f"| {a} | {b} | {c} |" for a, b, c in rows]
 
 
 def _int8_rows(b8: dict[str, Any], c8: dict[str, Any], bo: dict[str, Any]) -> list[tuple[str, str, str, str]]:

@@ -98,3 +98,32 @@ def test_capture_takes_markdown_before_or_after_the_name(monkeypatch, argv):
     monkeypatch.setattr(df, "capture", lambda name, cmd, markdown: seen.update(name=name, cmd=cmd, markdown=markdown) or "f")
     assert df.main(argv) == 0
     assert seen == {"name": "n", "cmd": ["echo", "| a |"], "markdown": True}
+
+
+def _causal_metrics(qualified: bool = True) -> dict:
+    row = {"lookahead": 1, "lag_s": 30.0, "test_macro_f1": 0.851, "test_d_macro_f1_vs_parent_points": -0.4,
+           "test_d_macro_f1_vs_parent_points_ci": [-1.3, 0.6]}
+    return {"selected": "causal-k1", "qualified": qualified, "rows": {"causal-k1": row}}
+
+
+def test_causal_table_shows_the_lag_the_paired_change_and_the_device_figures_of_the_run():
+    from sleepedge.lab.docs_figures import causal_lines
+
+    s8 = {"status": "ok", "macro_f1": 0.848, "macro_f1_delta_vs_fp32": -0.002, "macro_f1_delta_vs_fp32_ci": [-0.5, 0.1],
+          "tflm_arena_bytes": 27_000, "stateful_ram_bytes": 30_100}
+    bench = {"latency_ms_per_epoch_p50": 0.0456, "speedup_vs_yardstick": 41.23, "size_ratio_vs_yardstick": 812.4}
+    text = "\n".join(causal_lines(_causal_metrics(), s8, {}, bench))
+    assert "`causal-k1`" in text and "1 epochs (30 s)" in text
+    assert "85.1" in text and "-0.4 pt [-1.3, +0.6]" in text
+    assert "-0.2 [-0.5, +0.1] pt" in text and "26.4 KiB" in text and "29.4 KiB" in text
+    assert "0.046 ms" in text and "41.2x faster and 812x smaller" in text
+    assert "NO look-ahead" not in text
+    assert "NO look-ahead met the criterion" in "\n".join(causal_lines(_causal_metrics(False), {}, {}, None))
+
+
+def test_no_causal_table_without_a_causal_head_and_a_failed_export_says_so():
+    from sleepedge.lab.docs_figures import causal_lines
+
+    assert causal_lines(None, {}, {}, None) == []
+    text = "\n".join(causal_lines(_causal_metrics(), {"status": "failed", "reason": "converter died"}, {}, None))
+    assert "FAILED" in text and "converter died" in text

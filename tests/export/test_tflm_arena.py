@@ -13,7 +13,7 @@ def _fake(monkeypatch, works_from: int, recorded: int, calls: list[int]):
         calls.append(arena_size)
         ok = arena_size >= works_from
         return {"ok": ok, "reason": "" if ok else "TFLite Micro exit status 1: failed to allocate tensors",
-                "arena_bytes": recorded, "output": out if ok else None}
+                "arena_bytes": recorded, "output": out if ok else None, "outputs": [out] if ok else None}
 
     monkeypatch.setattr(tflm, "run_tflm", run)
 
@@ -55,7 +55,8 @@ def _first_only_ok(run):
     def wrapped(path, x_in, arena_size, timeout_s=300):
         seen.append(arena_size)
         if len(seen) == 1:
-            return {"ok": True, "reason": "", "arena_bytes": 6000, "output": np.arange(5, dtype=np.int8)}
-        return {"ok": False, "reason": "TFLite Micro exit status 1", "arena_bytes": 6000, "output": None}
+            return {"ok": True, "reason": "", "arena_bytes": 6000, "output": np.arange(5, dtype=np.int8),
+                    "outputs": [np.arange(5, dtype=np.int8)]}
+        return {"ok": False, "reason": "TFLite Micro exit status 1", "arena_bytes": 6000, "output": None, "outputs": None}
 
     return wrapped

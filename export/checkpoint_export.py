@@ -156,7 +156,10 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, calib_x: np.n
     """
     from sleepedge.models import load_checkpoint
 
-    model, _ = load_checkpoint(checkpoint)
+    model, payload = load_checkpoint(checkpoint)
+    span = (payload.get("meta") or {}).get("state_range")  # a causal head's state range over its training nights
+    if span and not model.arch.bidirectional:
+        extra_info = {**(extra_info or {}), "state_range_train": span}
     return export_model(model, out_dir, calib_x, test_x, test_y, cfg, model_name, overwrite, test_subjects=test_subjects,
                         extra_info=extra_info, test_records=test_records)
 

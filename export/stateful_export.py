@@ -85,11 +85,17 @@ def recording_step(step: Callable, inputs: list) -> Callable:
     return call
 
 
-def stateful_calibration(model, calib_x: np.ndarray) -> dict[str, Any]:
+def stateful_calibration(model, calib_x: np.ndarray, span: dict[str, float] | None = None) -> dict[str, Any]:
     """Calibration inputs of both parts: the calibration epochs one by one, and the step's ``features``, ``h``
     and ``c`` recorded while PyTorch runs the causal model statefully over the calibration sequences joined into
     one stream (the state carried from one to the next, so it reaches the ranges of a long night, not only
-    those of a few steps after a reset)."""
+    those of a few steps after a reset).
+
+    ``span`` is the state range the head reached over its training nights (``state_range`` in the causal
+    checkpoint's meta, :func:`sleepedge.compress.causal.state_range`): a few hundred calibration epochs do not
+    reach it, and a state beyond its scale saturates (measured on the demo's head: max state error 210 over a
+    test night). Two more samples, the state at ``+span`` and at ``-span`` with a recorded feature vector, set
+    the scale of ``h`` and ``c`` (and of the cell update) to cover the training nights."""
     from sleepedge.models.causal import night_features, step_function
     from sleepedge.models.stateful import run_stateful
 
@@ -98,6 +104,10 @@ def stateful_calibration(model, calib_x: np.ndarray) -> dict[str, Any]:
     seen: list = []
     a = model.arch
     run_stateful(recording_step(step_function(model), seen), feats, a.lstm_layers, a.lstm_hidden, a.lookahead, [0])
+    if span:
+        f0 = seen[0][0]
+        for sign in (1.0, -1.0):
+            seen.append((f0, np.full_like(seen[0][1], sign * span["h"]), np.full_like(seen[0][2], sign * span["c"])))
     step = {name: np.concatenate([s[k] for s in seen]) for k, name in enumerate(STEP_INPUTS)}
     return {"features": epochs.reshape(-1, 1, 1, calib_x.shape[-1]), "step": step}
 
@@ -346,7 +356,8 @@ def export_stateful(model, fmts: list[ExportFormat], rows: dict[str, dict], mode
         return {f.name: fail(rows[f.name], f"ONNX export of the stateful pair failed: {type(exc).__name__}: {exc}")
                 for f in fmts}
     onnx_s = time.perf_counter() - t0
-    calib = stateful_calibration(model, calib_x) if any(f.is_int8 for f in fmts) else {}
+    span = rows[fmts[0].name].get("state_range_train")
+    calib = stateful_calibration(model, calib_x, span) if any(f.is_int8 for f in fmts) else {}
     ref = torch_reference(model, nights)
     for fmt in fmts:
         row = rows[fmt.name]

@@ -267,8 +267,10 @@ def test_stage_with_causal_heads_writes_rows_model_and_metrics(train_run, tiny_c
     assert c["selected"] in ("causal-k0", "causal-k1") and c["parent"] == m["metrics"]["selected"]["model"]
     assert c["lag_s"] == 30.0 * c["lookahead"] and set(c["rows"]) == {"causal-k0", "causal-k1"}
     assert isinstance(c["qualified"], bool) and "look-ahead" in c["criterion"]
-    model, _ = load_checkpoint(out / "causal.pt")
+    model, payload = load_checkpoint(out / "causal.pt")
     assert not model.arch.bidirectional and model.arch.lookahead == c["lookahead"]
+    span = payload["meta"]["state_range"]  # what the export's int8 calibration must cover
+    assert 0 < span["h"] <= 1.0 and span["c"] >= span["h"]
     rows = list(csv.DictReader((out / "sweep.csv").open()))
     causal = [r for r in rows if r["stage"] == "3"]
     assert [r["model"] for r in causal] == ["causal-k0", "causal-k1"]

@@ -145,3 +145,23 @@ def test_export_stage_exports_the_causal_model_of_the_compress_stage(causal, tmp
     doc = read_provenance(out / r["files"]["step"])
     assert doc["stateful"]["step_io"] == r["step_io"] and doc["stateful"]["lookahead"] == 1
     assert "causal/stateful_onnx_fp32/step" in json.loads((out / "manifest.json").read_text())["outputs"]
+
+
+def test_step_calibration_covers_the_state_range_of_the_training_nights(causal):
+    calib_x = np.random.default_rng(1).standard_normal((2, 3, 1, 3000)).astype(np.float32) * 30
+    plain = se.stateful_calibration(causal, calib_x)["step"]
+    wide = se.stateful_calibration(causal, calib_x, {"h": 0.9, "c": 150.0})["step"]
+    assert len(wide["c"]) == len(plain["c"]) + 2 and np.abs(plain["c"]).max() < 150.0
+    assert wide["c"].max() == 150.0 and wide["c"].min() == -150.0 and np.abs(wide["h"][-2:]).max() == pytest.approx(0.9)
+    assert np.array_equal(wide["features"][-1], plain["features"][0])  # a real feature vector beside the extreme state
+
+
+def test_the_training_state_range_travels_from_the_checkpoint_into_the_rows(causal, tmp_path, monkeypatch):
+    from sleepedge.export import checkpoint_export as ce
+
+    seen = {}
+    monkeypatch.setattr(ce, "export_model", lambda *a, **k: seen.update(k) or [])
+    ckpt = save_checkpoint(tmp_path / "c.pt", causal, meta={"state_range": {"h": 0.5, "c": 12.0}})
+    x = np.zeros((1, 3, 1, 3000), np.float32)
+    ce.export_checkpoint(ckpt, tmp_path / "out", x, x, np.zeros((1, 3), np.int64), ExportConfig(formats=["stateful_onnx_fp32"]))
+    assert seen["extra_info"]["state_range_train"] == {"h": 0.5, "c": 12.0}

@@ -56,7 +56,10 @@ kfold_tiny() {
 # Issue 20: the pull-request comment of `sleepedge check --against`, on the run against itself.
 check_comment() { cap check_comment --markdown -- "$PY" -m sleepedge.lab.check_comment --run "$RUN"; }
 
-ALL=(quant_reports lstm_quantiser train_throughput cost_paper yardstick predict_walltime converters ray_speedup kfold_tiny kfold_quick ablation check_comment)
+# Issue 21: int8 vs int16 state of the causal head's one-step model, over whole test nights.
+state_quant() { cap state_quant --markdown -- "$PY" -m sleepedge.lab.state_quant "$RUN"; }
+
+ALL=(quant_reports lstm_quantiser state_quant train_throughput cost_paper yardstick predict_walltime converters ray_speedup kfold_tiny kfold_quick ablation check_comment)
 for name in "${@:-${ALL[@]}}"; do
   echo "== $name" >&2
   "$name"

@@ -34,7 +34,8 @@ def run_inputs(run: Path, checkpoint: str | None, n_nights: int) -> tuple[Any, n
     from sleepedge.run.manifest import output_path, read_manifest
 
     ckpt = Path(checkpoint) if checkpoint else output_path(run / "compress", read_manifest(run / "compress"), "causal")
-    model, _ = load_checkpoint(ckpt)
+    model, payload = load_checkpoint(ckpt)
+    model.state_range = (payload.get("meta") or {}).get("state_range")  # calibrated like the export does
     if model.arch.bidirectional:
         raise ConfigError(f"{ckpt}: a bidirectional model; the state quantisation concerns a causal one")
     test = run / "train" / "test.npz"
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     from sleepedge.models.causal import night_features
 
     model, calib_x, nights = run_inputs(Path(a.run), a.checkpoint, a.nights)
-    calib = stateful_calibration(model, calib_x[:64])
+    calib = stateful_calibration(model, calib_x[:64], model.state_range)
     ref = torch_reference(model, nights)
     feats = [night_features(model, n["x"]) for n in nights]
     with tempfile.TemporaryDirectory(prefix="sleepedge-state-quant-") as tmp:

@@ -370,6 +370,8 @@ def export_stateful(model, fmts: list[ExportFormat], rows: dict[str, dict], mode
         check_pair(row, fmt, files, root, nights, ref, model.arch, ecfg)
         if fmt.is_int8 and row["status"] == "ok":
             microcontroller_view(row, files, nights, ecfg, overwrite)
+            if ecfg.tflm:
+                tflm_night(row, files, nights, ref[0], model.arch, ecfg)
     return {f.name: rows[f.name] for f in fmts}
 
 
@@ -457,6 +459,24 @@ def tflm_inputs(row: dict, files: dict[str, Path], nights: list[dict]) -> dict[s
     epoch = np.asarray(nights[0]["x"][:1], np.float32).reshape(row["input_shape"])
     return {"features": quantize(epoch, row["input_scale"], row["input_zero_point"]),
             "step": tflm_inputs_zero(files["step"])}
+
+
+def tflm_night(row: dict, files: dict[str, Path], nights: list[dict], ref_logits: list[np.ndarray], arch, ecfg) -> None:
+    """The longest test night through the pair under TFLite Micro, one call of each part per epoch with the state
+    carried: ``tflm_night_epochs`` and ``tflm_night_agreement_torch`` (stages equal to PyTorch's), or the reason
+    in ``tflm_night_reason``. TFLite Micro's int16 kernels are not bit-equal to LiteRT's (the row's own check)."""
+    from sleepedge.export.tflm import run_stateful_tflm
+
+    i = int(np.argmax([len(n["y"]) for n in nights]))
+    try:
+        out = run_stateful_tflm(files["features"], files["step"], nights[i]["x"], nights[i]["starts"], row["step_io"],
+                                arch.lstm_layers, arch.lstm_hidden, arch.lookahead, arena_size=ecfg.tflm_max_arena,
+                                timeout_s=ecfg.timeout_s)
+    except RuntimeError as exc:  # reported in the row, never hidden: the export's own checks stand
+        row["tflm_night_reason"] = str(exc)
+        return
+    row["tflm_night_epochs"] = int(len(out["logits"]))
+    row["tflm_night_agreement_torch"] = float((out["logits"].argmax(1) == ref_logits[i].argmax(1)).mean())
 
 
 def microcontroller_view(row: dict, files: dict[str, Path], nights: list[dict], ecfg, overwrite: bool) -> None:

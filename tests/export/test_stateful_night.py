@@ -101,6 +101,7 @@ def test_step_io_read_from_the_file_names_the_tensors(pair):
     assert row["step_tensors"]["h"]["dtype"] == row["state_dtype"] == "int16"
     assert row["step_tensors"]["h"]["shape"] == [1, 1, 16] and row["step_tensors"]["features"]["shape"] == [1, 192]
     assert row["agreement_torch"] >= 0.995  # the export's own check, in LiteRT, with this mapping
+    assert row["tflm_night_epochs"] > 0 and row["tflm_night_agreement_torch"] >= 0.995  # and its TFLite Micro night
     assert row["tflm_arena_step_bytes"] and row["stateful_ram_bytes"] == (
         row["tflm_arena_bytes"] + row["state_bytes"] + row["epoch_bytes"])
 

@@ -18,12 +18,10 @@ check: a wrong mapping cannot give PyTorch's decisions.
 
 State quantisation of the integer step: int16 (a 16x8 step: int16 activations, hence int16 ``h`` and ``c``, and
 int8 weights), the feature model full int8. Chosen by measurement against a full-int8 step with
-``sleepedge lab state_quant`` (docs/streaming.md, "State quantisation"): the cell state ``c`` of a causal LSTM
-run over a whole night ranges far wider than ``h`` (|c| reached 75 on a trained tiny causal model over synthetic
-nights, against |h| < 1), so one int8 scale for it leaves a resolution of about 0.6; the int8 step then agreed
-with PyTorch on 97.1 % of 2,160 epochs (a mean state error of 3.3), the 16x8 step on 100 % (0.04), for 64 more
-bytes of TFLite Micro arena, 384 more bytes of file and 32 more bytes of state. Neither drifted (the error over a
-night's last hour was that of its first).
+``sleepedge lab state_quant`` (docs/streaming.md, "State quantisation"; its output on the demo run in
+docs/generated/state_quant.md): the cell state ``c`` of a causal LSTM run over a whole night ranges far wider than
+``h``, so one int8 scale leaves it too coarse; int16 costs a few bytes of arena, file and state. The step's state
+is calibrated to the range the head reached over its training nights (:func:`stateful_calibration`).
 """
 from __future__ import annotations
 

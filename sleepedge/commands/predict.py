@@ -45,8 +45,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-non-eeg", action="store_true",
                    help="score a channel whose physical dimension is not a voltage (its values taken as microvolts)")
     p.add_argument("--resample", action="store_true", help="resample a channel recorded at another rate (else refused)")
-    p.add_argument("--mode", choices=("window", "online"), default="window",
-                   help="window: windows of L epochs (the default); online: one decision per epoch as a wearable "
+    p.add_argument("--mode", choices=("window", "online"), default=None,
+                   help="window: windows of L epochs (the default, except for a stateful pair); online (the default "
+                        "and only mode of a stateful pair): one decision per epoch as a wearable "
                         "makes it: a stateful pair (stateful_*: state carried, reset at gaps, decisions lookahead "
                         "epochs late) or a streaming pair's firmware loop (one head call per epoch)")
     p.add_argument("--lag", type=_count(0), default=None, help="online: epochs of look-ahead per decision (default L // 2)")
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model, threads=args.threads, fmt=args.format)
     log.info("model: %s", model.describe())
     refuse_untrained(model, args.allow_untrained)  # random weights: exit 2 unless --allow-untrained
+    args.mode = args.mode or ("online" if model.kind == "stateful" else "window")  # a stateful pair only streams
     if args.lag is not None and model.kind == "stateful":
         raise DataError(f"{model.files[1]}: --lag: a stateful pair's lag is its look-ahead "
                         f"({model.runner.lookahead} epoch(s)), fixed when it was trained and exported")

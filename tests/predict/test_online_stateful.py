@@ -45,8 +45,7 @@ def _torch_stages(model, edf):
 def test_online_stateful_records_resets_and_lag_and_equals_pytorch_per_segment(causal_export, gap_edf, tmp_path, capsys):
     export_dir, model = causal_export
     out = tmp_path / "hyp"
-    assert _cli(["--model", str(export_dir / "causal"), "--mode", "online", str(gap_edf), "--out", str(out),
-                 "--no-png"]) == 0
+    assert _cli(["--model", str(export_dir / "causal"), str(gap_edf), "--out", str(out), "--no-png"]) == 0  # online by default
     said = capsys.readouterr().out
     assert "lags its epoch by 1 epoch(s) (30 s" in said and "at 2 gap boundary" in said
     summary = json.loads((out / "predict.json").read_text())
@@ -89,13 +88,13 @@ def test_bad_acq_skip_annotation_is_a_gap(tmp_path, monkeypatch):
     assert np.flatnonzero(online.gap_mask(x, tmp_path / "x.edf")).tolist() == [2, 3]  # 65 s..105 s: epochs 2 and 3
 
 
-def test_window_model_online_and_stateful_in_windows_are_refused(stream_run, causal_export, gap_edf, tmp_path, capsys):
+def test_window_model_online_and_a_stateful_pair_asked_for_windows_are_refused(stream_run, causal_export, gap_edf, tmp_path, capsys):
     window = stream_run / "export" / "compressed" / "onnx_fp32.onnx"
     assert _cli(["--model", str(window), "--mode", "online", str(gap_edf), "--out", str(tmp_path / "a")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(window) in err[0] and "stateful_tflite_int8" in err[0] and "window model" in err[0]
     export_dir, _ = causal_export
-    assert _cli(["--model", str(export_dir / "causal"), str(gap_edf), "--out", str(tmp_path / "b")]) == 2
+    assert _cli(["--model", str(export_dir / "causal"), "--mode", "window", str(gap_edf), "--out", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "features.onnx" in err[0] and "--mode online" in err[0]
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -157,11 +157,17 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, calib_x: np.n
     from sleepedge.models import load_checkpoint
 
     model, payload = load_checkpoint(checkpoint)
-    span = (payload.get("meta") or {}).get("state_range")  # a causal head's state range over its training nights
-    if span and not model.arch.bidirectional:
-        extra_info = {**(extra_info or {}), "state_range_train": span}
     return export_model(model, out_dir, calib_x, test_x, test_y, cfg, model_name, overwrite, test_subjects=test_subjects,
-                        extra_info=extra_info, test_records=test_records)
+                        extra_info=with_state_range(extra_info, model, payload), test_records=test_records)
+
+
+def with_state_range(extra_info: dict[str, Any] | None, model, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """``extra_info`` plus ``state_range_train``: a causal head's state range over its training nights (checkpoint meta),
+    which the stateful export's int16 calibration covers."""
+    span = (payload.get("meta") or {}).get("state_range")
+    if span and not model.arch.bidirectional:
+        return {**(extra_info or {}), "state_range_train": span}
+    return extra_info
 
 
 def export_model(model, out_dir: str | Path, calib_x: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, cfg,

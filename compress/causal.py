@@ -230,6 +230,8 @@ class CausalSettings:
     class_weights: str
     seed: int
     dropout: float | None = None
+    cell_bound: float = 0.0  # |c| above this is penalised at every chunk's end (0 = no penalty)
+    cell_penalty: float = 0.0
 
     @classmethod
     def from_config(cls, cfg: Config, dropout: float | None = None) -> "CausalSettings":
@@ -238,7 +240,8 @@ class CausalSettings:
         c, t = cfg.compress, cfg.train
         nights = max(1, math.ceil(t.batch_size * cfg.data.seq_len / c.causal_chunk))
         return cls(c.causal_epochs, c.causal_lr, c.causal_chunk, c.causal_distill_alpha, c.causal_temperature,
-                   nights, t.weight_decay, t.grad_clip, t.class_weights, t.seed, dropout)
+                   nights, t.weight_decay, t.grad_clip, t.class_weights, t.seed, dropout, c.causal_cell_bound,
+                   c.causal_cell_penalty)
 
 
 @dataclass
@@ -284,6 +287,20 @@ def head_chunk(model: DeepSleepNet, feats: torch.Tensor, state) -> tuple[torch.T
     return model.head(model.out_drop(seq + short)), state
 
 
+def cell_excess(c: torch.Tensor, bound: float, weight: float) -> torch.Tensor | float:
+    """``weight * mean(relu(|c| - bound)^2)`` of the cell state after a chunk (0 when ``weight`` is 0).
+
+    A unit whose forget gate stays near 1 integrates its input over a whole night (measured on the demo's head
+    without this term: |c| up to 342 over its training nights). Such a unit integrates the int8 feature model's
+    rounding errors too, so the deployed state drifts away from PyTorch's over the night, and its range
+    costs the int16 state its resolution. The penalty at each chunk's end (the gradient reaches the chunk's
+    steps) keeps the cell state within ``bound``; tanh(c) is flat beyond a few units anyway.
+    """
+    if weight <= 0:
+        return 0.0
+    return weight * torch.relu(c.abs() - bound).pow(2).mean()
+
+
 def _train_mode(model: DeepSleepNet) -> None:
     """Dropout on; the frozen CNN and the shortcut batch norm (the parent's statistics) stay in eval mode."""
     model.train()
@@ -309,6 +326,7 @@ class _Trainer:
             sel = (b.step >= a) & (b.step < a + logits.shape[1])
             night, step, epoch = b.night[sel], b.step[sel] - a, b.epoch[sel]
             loss = self.loss_fn(logits[night, step], b.labels[night, epoch], b.teacher[night, epoch])
+            loss = loss + cell_excess(state[1], self.s.cell_bound, self.s.cell_penalty)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             if self.s.grad_clip > 0:

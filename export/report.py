@@ -64,13 +64,24 @@ def stateful_lines(rows: list[dict[str, Any]]) -> list[str]:
         line = (f"- {r['model']}/{r['format']}: look-ahead {r['lookahead']} ({r['lag_s']} s lag), state {r['state_layers']} x "
                 f"{r['state_hidden']} {r['state_dtype']} ({r['state_bytes']:,} bytes); {r.get('test_epochs')} test epochs, "
                 f"agreement {_cell('agreement_torch', r.get('agreement_torch'))} %, max state error "
-                f"{r.get('state_max_abs_error') or 0:.3g}")
+                f"{r.get('state_max_abs_error') or 0:.3g}" + _drift(r))
         if r.get("tflm_arena_features_bytes") is not None:
             line += (f"; TFLite Micro arenas features {_cell('tflm_arena_bytes', r['tflm_arena_features_bytes'])} + step "
                      f"{_cell('tflm_arena_bytes', r.get('tflm_arena_step_bytes'))}, RAM {_cell('tflm_arena_bytes', r.get('stateful_ram_bytes'))}"
                      f"; fits {', '.join(r.get('fits_boards') or []) or 'none'}")
+        if r.get("tflm_night_epochs"):
+            line += (f"; a whole test night under TFLite Micro ({r['tflm_night_epochs']} epochs, state carried): "
+                     f"{100 * r['tflm_night_agreement_torch']:.2f} % of the stages equal to PyTorch's")
+        elif r.get("tflm_night_reason"):
+            line += f"; the TFLite Micro night FAILED: {r['tflm_night_reason'][:200]}"
         out.append(line)
     return out
+
+
+def _drift(r: dict[str, Any]) -> str:
+    """Mean state error over the nights' first and last hour (drift shows as a larger last hour)."""
+    first, last = r.get("state_error_first_hour"), r.get("state_error_last_hour")
+    return "" if first is None or last is None else f" (mean per step: first hour {first:.3g}, last hour {last:.3g})"
 
 
 def _ci(row: dict[str, Any], metric: str) -> str:

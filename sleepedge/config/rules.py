@@ -197,6 +197,8 @@ RULES: dict[str, Rule] = {
     "compress.causal_distill_alpha": FRACTION,
     "compress.causal_temperature": POSITIVE,
     "compress.causal_margin_points": Rule(lo=0, hi=100),
+    "compress.causal_cell_bound": Rule(lo=0, hi=1e6),
+    "compress.causal_cell_penalty": Rule(lo=0, hi=1e6),
     "export.formats": Rule(choices=_export_formats, nonempty=True, unique=True),
     "export.opset": Rule(lo=11, hi=21),
     "export.parity_tol": POSITIVE,

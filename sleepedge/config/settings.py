@@ -105,6 +105,8 @@ class CompressConfig:
     causal_distill_alpha: float = 0.5  # weight of the bidirectional teacher's soft targets (0 = labels only)
     causal_temperature: float = 2.0  # softening temperature of the soft targets
     causal_margin_points: float = 1.0  # look-ahead selection: smallest k whose paired val macro-F1 CI vs the parent has lower end >= -margin
+    causal_cell_bound: float = 8.0  # |c| above this is penalised at each chunk's end (compress/causal.py cell_excess)
+    causal_cell_penalty: float = 0.1  # weight of that penalty; 0 = off (measured on the demo: |c| 342 -> 12, no drift)
 
 
 @dataclass

@@ -157,6 +157,33 @@ def test_training_lowers_the_loss_and_is_deterministic():
     assert all(torch.equal(a.state_dict()[k], v) for k, v in cnn.items() if k.startswith(("small.", "large.")))
 
 
+def test_cell_excess_is_zero_within_the_bound_and_grows_beyond_it():
+    c = torch.tensor([[[-3.0, 2.0, 9.0, -12.0]]])
+    assert C.cell_excess(c, 8.0, 0.0) == 0.0
+    assert float(C.cell_excess(c, 20.0, 1.0)) == 0.0
+    assert float(C.cell_excess(c, 8.0, 0.5)) == pytest.approx(0.5 * (1 + 16) / 4)
+
+
+def _integrating_task() -> tuple:
+    """Long nights whose label is the sign of a feature summed since the night began: a unit that integrates fits."""
+    rng = np.random.default_rng(4)
+    feats = [rng.standard_normal((60, 192)).astype(np.float32) for _ in range(4)]
+    labels = [(np.cumsum(x[:, 0]) > 0).astype(np.int64) for x in feats]
+    return C.NightFeatures(feats, labels, [np.arange(i, i + 1) for i in range(4)], (4, 60))
+
+
+def test_the_cell_penalty_keeps_the_state_of_a_long_night_within_reach():
+    train = _integrating_task()
+    teacher = [np.zeros((len(y), 5), np.float32) for y in train.labels]
+    val_y = np.stack(train.labels)
+    spans = {}
+    for pen in (0.0, 1.0):
+        model = _head_only(0)
+        C.train_causal(model, train, teacher, train, val_y, _settings(epochs=15, chunk=20, cell_bound=1.0, cell_penalty=pen))
+        spans[pen] = C.state_range(model, train)["c"]
+    assert spans[1.0] < spans[0.0]
+
+
 def test_evaluate_streaming_equals_night_logits_in_the_window_layout():
     model = C.causal_student(_parent(seed=3), lookahead=1)
     data = _nights_data((3, 2), seq=2, seed=4)
@@ -220,6 +247,7 @@ def test_bad_causal_settings_are_refused_naming_the_key(override, key):
 
 def test_quick_preset_turns_the_causal_head_on():
     assert load_config("quick").compress.causal_lookaheads == [0, 1, 2]
+    assert load_config("quick").compress.causal_cell_penalty > 0  # the deployed state must stay within reach
     assert load_config("tiny").compress.causal_lookaheads == []
 
 

@@ -165,3 +165,18 @@ def test_the_training_state_range_travels_from_the_checkpoint_into_the_rows(caus
     x = np.zeros((1, 3, 1, 3000), np.float32)
     ce.export_checkpoint(ckpt, tmp_path / "out", x, x, np.zeros((1, 3), np.int64), ExportConfig(formats=["stateful_onnx_fp32"]))
     assert seen["extra_info"]["state_range_train"] == {"h": 0.5, "c": 12.0}
+
+
+def test_formats_md_states_the_drift_and_the_tflite_micro_night_of_a_stateful_pair():
+    from sleepedge.export.report import stateful_lines
+
+    row = {"kind": "stateful", "status": "ok", "model": "causal", "format": "stateful_tflite_int8", "lookahead": 1,
+           "lag_s": 30, "state_layers": 2, "state_hidden": 16, "state_dtype": "int16", "state_bytes": 128,
+           "test_epochs": 3240, "agreement_torch": 0.9934, "state_max_abs_error": 6.3, "state_error_first_hour": 0.197,
+           "state_error_last_hour": 0.248, "tflm_arena_features_bytes": 15376, "tflm_arena_step_bytes": 11168,
+           "stateful_ram_bytes": 29672, "fits_boards": ["nRF52840"], "tflm_night_epochs": 540,
+           "tflm_night_agreement_torch": 0.99444}
+    line = stateful_lines([row])[0]
+    assert "first hour 0.197, last hour 0.248" in line and "540 epochs" in line and "99.44 %" in line
+    failed = stateful_lines([{**row, "tflm_night_epochs": None, "tflm_night_reason": "TFLite Micro exit status -11"}])[0]
+    assert "FAILED: TFLite Micro exit status -11" in failed

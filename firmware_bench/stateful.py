@@ -13,8 +13,9 @@ Which tensor of the step file plays which role (``step_io``: ``{"inputs": {"feat
 "outputs": {"logits": a, "h_out": b, "c_out": c}}``, positions in the file's input and output lists) is read from the file's provenance metadata entry
 ``"stateful"`` (written by the export), or for ONNX from the tensor names ``features, h, c`` /
 ``logits, h_out, c_out``. Integer tensors are quantised and dequantised with their own scales, so the
-state is carried as float between calls: the same as requantising ``h_out`` to ``h``'s scale on a board
-(identical when the scales are equal, as the export makes them).
+state is carried as float between calls: the same as requantising ``h_out`` to ``h``'s scale and ``c_out`` to
+``c``'s on a board (a plain copy where the two scales are equal: the export's ``step_tensors`` say whether they
+are; ``h``'s usually are, ``c``'s need not be).
 """
 from __future__ import annotations
 

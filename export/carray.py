@@ -59,3 +59,13 @@ def read_c_array(cc_path: str | Path) -> bytes:
     if n and int(n.group(1)) != len(data):
         raise ValueError(f"{cc_path}: array holds {len(data)} bytes but {m.group(1)}_len says {n.group(1)}")
     return data
+
+
+def write_pair_c_arrays(row: dict, files: dict[str, Path], overwrite: bool) -> None:
+    """A C array per part of a two-file pair (``<part>_model_data.cc/.h``, symbol ``g_<part>_model``) beside its file;
+    ``row["c_files"]`` names them relative to the export folder."""
+    c_files = {}
+    for p, f in files.items():
+        cc, h = write_c_array(f, f.parent, stem=f"{p}_model_data", symbol=f"g_{p}_model", overwrite=overwrite)
+        c_files[f"{p}_c_source"], c_files[f"{p}_c_header"] = (x.relative_to(f.parent.parent.parent).as_posix() for x in (cc, h))
+    row["c_files"] = c_files

@@ -34,13 +34,12 @@ from typing import Any, Callable
 import numpy as np
 
 from sleepedge.config.formats import ExportFormat
-from sleepedge.export.boards import boards_that_fit
-from sleepedge.export.carray import write_c_array
+from sleepedge.export.carray import write_pair_c_arrays
 from sleepedge.export.keras_convert import run_keras
 from sleepedge.export.oplist import check_ops, list_ops
 from sleepedge.export.provenance import stamp_provenance
 from sleepedge.export.rows import fail, finish_row
-from sleepedge.export.tflm import measure_arena
+from sleepedge.export.tflm import measure_pair_arenas
 from sleepedge.export.validate import dequantize, quantize
 from sleepedge.run.manifest import atomic_copy, atomic_write_bytes
 
@@ -480,23 +479,9 @@ def tflm_night(row: dict, files: dict[str, Path], nights: list[dict], ref_logits
 def microcontroller_view(row: dict, files: dict[str, Path], nights: list[dict], ecfg, overwrite: bool) -> None:
     """TFLite Micro arena of each part, the RAM of the firmware loop, board fit and a C array per part."""
     if ecfg.tflm:
-        inputs = tflm_inputs(row, files, nights)
-        res = {p: measure_arena(files[p], inputs[p], ecfg.tflm_max_arena, timeout_s=ecfg.timeout_s) for p in PARTS}
-        arenas = {p: r["tflm_arena_bytes"] for p, r in res.items()}
-        statuses = [r["tflm_status"] for r in res.values()]
-        status = "ok" if all(s == "ok" for s in statuses) else ("failed" if "failed" in statuses else "unverified")
-        row.update({f"tflm_arena_{p}_bytes": a for p, a in arenas.items()}, tflm_status=status,
-                   tflm_reason="; ".join(f"{p}: {r['tflm_reason']}" for p, r in res.items() if r["tflm_reason"]),
-                   flash_bytes=row["file_bytes"])
-        if all(a is not None for a in arenas.values()):
-            row["tflm_arena_bytes"] = sum(arenas.values())
-            row["stateful_ram_bytes"] = row["tflm_arena_bytes"] + row["state_bytes"] + row["epoch_bytes"]
-            row["fits_boards"] = boards_that_fit(row["file_bytes"], row["stateful_ram_bytes"]) if status != "failed" else []
+        measure_pair_arenas(row, {p: files[p] for p in PARTS}, tflm_inputs(row, files, nights), ecfg,
+                            "stateful_ram_bytes", row["state_bytes"] + row["epoch_bytes"])
     else:
         row["tflm_status"] = "skipped"
     if row["input_dtype"] == "int8" and ecfg.c_array:
-        c_files = {}
-        for p, f in files.items():
-            cc, h = write_c_array(f, f.parent, stem=f"{p}_model_data", symbol=f"g_{p}_model", overwrite=overwrite)
-            c_files[f"{p}_c_source"], c_files[f"{p}_c_header"] = (x.relative_to(f.parent.parent.parent).as_posix() for x in (cc, h))
-        row["c_files"] = c_files
+        write_pair_c_arrays(row, files, overwrite)

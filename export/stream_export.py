@@ -20,8 +20,7 @@ import numpy as np
 
 from sleepedge.run.manifest import atomic_copy
 
-from sleepedge.export.boards import boards_that_fit
-from sleepedge.export.carray import write_c_array
+from sleepedge.export.carray import write_pair_c_arrays
 from sleepedge.config.formats import ExportFormat
 from sleepedge.export.int8_convert import int8_job
 from sleepedge.export.keras_convert import run_keras
@@ -30,7 +29,7 @@ from sleepedge.export.onnx_export import export_onnx
 from sleepedge.export.provenance import stamp_provenance
 from sleepedge.export.rows import fail, finish_row
 from sleepedge.export.tflite_convert import Onnx2TfJob, run_onnx2tf
-from sleepedge.export.tflm import measure_arena
+from sleepedge.export.tflm import measure_pair_arenas
 from sleepedge.export.validate import quantize, tflite_io
 
 log = logging.getLogger(__name__)
@@ -172,22 +171,8 @@ def _microcontroller_view(row: dict, files: dict[str, Path], model, test_x: np.n
     buffer = int(row["stream_window"] * row["n_features"])  # int8 features of the last L epochs
     row["feature_buffer_bytes"] = buffer
     if ecfg.tflm:
-        res = {p: measure_arena(files[p], inputs[p], ecfg.tflm_max_arena, timeout_s=ecfg.timeout_s) for p in PARTS}
-        arenas = {p: r["tflm_arena_bytes"] for p, r in res.items()}
-        statuses = [r["tflm_status"] for r in res.values()]
-        status = "ok" if all(s == "ok" for s in statuses) else ("failed" if "failed" in statuses else "unverified")
-        row.update({f"tflm_arena_{p}_bytes": a for p, a in arenas.items()}, tflm_status=status,
-                   tflm_reason="; ".join(f"{p}: {r['tflm_reason']}" for p, r in res.items() if r["tflm_reason"]),
-                   flash_bytes=row["file_bytes"])
-        if all(a is not None for a in arenas.values()):
-            row["tflm_arena_bytes"] = sum(arenas.values())
-            row["stream_ram_bytes"] = row["tflm_arena_bytes"] + buffer
-            row["fits_boards"] = boards_that_fit(row["file_bytes"], row["stream_ram_bytes"]) if status != "failed" else []
+        measure_pair_arenas(row, {p: files[p] for p in PARTS}, inputs, ecfg, "stream_ram_bytes", buffer)
     else:
         row["tflm_status"] = "skipped"
     if row["input_dtype"] == "int8" and ecfg.c_array:
-        c_files = {}
-        for p, f in files.items():
-            cc, h = write_c_array(f, f.parent, stem=f"{p}_model_data", symbol=f"g_{p}_model", overwrite=overwrite)
-            c_files[f"{p}_c_source"], c_files[f"{p}_c_header"] = (x.relative_to(f.parent.parent.parent).as_posix() for x in (cc, h))
-        row["c_files"] = c_files
+        write_pair_c_arrays(row, files, overwrite)

@@ -229,3 +229,24 @@ def _smallest_verified_arena(path, x_in, need: int, max_arena: int, expected: li
         else:
             low = mid
     return high, ""
+
+
+def measure_pair_arenas(row: dict[str, Any], files: dict[str, Path], inputs: dict[str, Any], ecfg, ram_key: str,
+                        other_ram: int) -> None:
+    """TFLite Micro arena of each part of a two-file pair (streaming or stateful) into ``row``.
+
+    ``tflm_arena_<part>_bytes``, ``tflm_status`` (ok only when both are), ``tflm_reason``, ``flash_bytes``; when both
+    arenas are known, ``tflm_arena_bytes`` (their sum), ``row[ram_key]`` = the sum + ``other_ram`` (what the firmware
+    loop keeps beside the arenas) and the boards whose flash and RAM hold it.
+    """
+    res = {p: measure_arena(files[p], inputs[p], ecfg.tflm_max_arena, timeout_s=ecfg.timeout_s) for p in files}
+    arenas = {p: r["tflm_arena_bytes"] for p, r in res.items()}
+    statuses = [r["tflm_status"] for r in res.values()]
+    status = "ok" if all(s == "ok" for s in statuses) else ("failed" if "failed" in statuses else "unverified")
+    row.update({f"tflm_arena_{p}_bytes": a for p, a in arenas.items()}, tflm_status=status,
+               tflm_reason="; ".join(f"{p}: {r['tflm_reason']}" for p, r in res.items() if r["tflm_reason"]),
+               flash_bytes=row["file_bytes"])
+    if all(a is not None for a in arenas.values()):
+        row["tflm_arena_bytes"] = sum(arenas.values())
+        row[ram_key] = row["tflm_arena_bytes"] + other_ram
+        row["fits_boards"] = boards_that_fit(row["file_bytes"], row[ram_key]) if status != "failed" else []

@@ -7,8 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fixtures.settings import TFLITE_FORMATS, export_cfg
-from fixtures.side_by_side import export_side_by_side, keras_window_half
+from fixtures.settings import TFLITE_FORMATS
 from sleepedge.export.carray import read_c_array
 from sleepedge.export.oplist import OpRecord, check_ops, list_ops
 
@@ -117,21 +116,21 @@ def test_markdown_table_and_int8_delta(tiny_export):
 
 
 @pytest.mark.slow  # a second export of every window format
-def test_export_is_byte_identical_from_one_run_to_the_next(tiny_export, tiny_checkpoint, sequences, tmp_path):
+def test_export_is_byte_identical_from_one_run_to_the_next(tiny_export, tiny_export_again):
     """Same checkpoint, same calibration, same config: the same .onnx and .tflite bytes (the int8 conversion
     runs single-threaded; with TensorFlow's thread pools it left a random BiLSTM SPLIT in float).
 
-    The second export runs every converter child of the first one with the same inputs (the fused Keras window
-    child beside the others: tests/fixtures/side_by_side.py), and every file of every window format is compared."""
+    The second export (``tiny_export_again``) runs every converter child of the first one with the same inputs (the
+    fused Keras window child beside the others: tests/fixtures/side_by_side.py), and every file of every window
+    format is compared."""
     from sleepedge.run.manifest import sha256_file
 
     out, rows = tiny_export
-    again = export_side_by_side(tiny_checkpoint, tmp_path, sequences, export_cfg,
-                                list(keras_window_half(TFLITE_FORMATS, lstm=("fused",))))
+    again_dir, again = tiny_export_again
     assert sorted(r["format"] for r in again) == sorted(TFLITE_FORMATS)
     for r in again:
         assert r["status"] == "ok", r["reason"]
-        assert sha256_file(tmp_path / r["file"]) == sha256_file(out / rows[r["format"]]["file"]), r["format"]
+        assert sha256_file(again_dir / r["file"]) == sha256_file(out / rows[r["format"]]["file"]), r["format"]
     assert rows["tflite_int8"]["float_ops"] == {} and rows["tflite_int8_onnx2tf"]["float_ops"] == {}
 
 

@@ -14,7 +14,7 @@ from sleepedge.config.settings import load_config
 from sleepedge.train.stage import run_train_stage
 
 ray = pytest.importorskip("ray", reason="the distributed extra (CI installs it with .[all])")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.whole_machine]
 
 # Tiny grid in three segments: s1-25pct | s1-50pct -> s2-50pct-h8 (cut from s1-25pct's task result) | s2-25pct-h8
 # (also cut from s1-25pct); up to two epochs a step.

@@ -104,6 +104,7 @@ def test_three_fold_tiny_pipeline(three_folds):
 
 
 @pytest.mark.slow
+@pytest.mark.whole_machine
 def test_folds_as_ray_tasks_give_the_same_aggregate(three_folds, tmp_path):
     ray = pytest.importorskip("ray", reason="the distributed extra (CI installs it with .[all])")
     from sleepedge.core.executor import ExecutorSpec, use

@@ -123,6 +123,7 @@ def test_a_run_past_the_time_limit_names_the_file(tmp_path):
 # --- under valgrind -------------------------------------------------------------------------------------------------
 
 @pytest.mark.slow
+@pytest.mark.whole_machine  # two valgrind runs side by side (and a busy loop): after the background builds
 def test_a_damaged_model_that_fails_in_the_interpreter_names_the_file(tmp_path):
     """The file reads as a flatbuffer but the interpreter refuses it: the child's failure is one line."""
     require_valgrind()
@@ -145,6 +146,7 @@ def first_count(int8_file) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.whole_machine  # two valgrind runs side by side (and a busy loop): after the background builds
 def test_the_count_has_its_fields(int8_file, first_count):
     assert set(first_count) == KEYS
     assert first_count["epochs_per_call"] == input_shape(int8_file)[1] == 3
@@ -156,6 +158,7 @@ def test_the_count_has_its_fields(int8_file, first_count):
 
 
 @pytest.mark.slow
+@pytest.mark.whole_machine  # two valgrind runs side by side (and a busy loop): after the background builds
 def test_a_second_run_under_load_repeats_within_half_a_percent_and_tflite_micro_is_counted(int8_file, first_count):
     """The second run of the same file shares the 2 cores with a busy loop and with a TFLite Micro count of
     the same file (the load, and the TFLM measurement, at once). TFLite Micro runs reference kernels: it

@@ -141,6 +141,16 @@ def count_run(path: Path, runtime: str, calls: int, deadline: float) -> int:
         return read_totals(out_file, path)
 
 
+def count_both(path: Path, runtime: str, calls: int, deadline: float) -> tuple[int, int]:
+    """``(total_n, total_0)``: the run with ``calls`` measured inferences and the warm-up-only run, side by side.
+
+    They are independent processes whose counts do not depend on what else runs (the module's measurement), so
+    running them at once halves the wall time wherever a second core is free."""
+    with ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(count_run, path, runtime, n, deadline) for n in (calls, 0)]
+        return runs[0].result(), runs[1].result()
+
+
 def _check_child_output(stdout: str, path: Path, calls: int) -> None:
     """The child's last line must be its JSON report of ``calls`` inferences: proof that it ran to the end."""
     lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
@@ -195,12 +205,7 @@ def instructions_per_epoch(path: str | Path, runtime: str = "tflite", calls: int
     """
     path = Path(path).absolute()  # the child runs in a scratch folder: a relative path would not resolve there
     tool, runtime, epochs = _prepare(path, runtime, calls)
-    deadline = time.monotonic() + timeout_s
-    # The two runs are independent processes whose counts do not depend on what else runs (the module's
-    # measurement): run them side by side, which halves the wall time wherever a second core is free.
-    with ThreadPoolExecutor(2) as pool:
-        runs = [pool.submit(count_run, path, runtime, n, deadline) for n in (calls, 0)]
-        total_n, total_0 = (r.result() for r in runs)
+    total_n, total_0 = count_both(path, runtime, calls, time.monotonic() + timeout_s)
     if total_n <= total_0 or total_0 <= 0:
         raise DataError(f"{path}: callgrind counted {total_n} and {total_0} instructions inside "
                         f"{TOGGLE[runtime]!r}: is the {runtime} library stripped of its symbols?")
